@@ -1,0 +1,1 @@
+//! The dramatis HTTP service.
