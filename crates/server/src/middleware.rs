@@ -1,0 +1,96 @@
+//! Cross-cutting layers: request ids, metrics, timeouts, panics, and the
+//! rewriting of any bare error response into a problem document.
+
+use crate::error::problem;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::any::Any;
+use std::time::{Duration, Instant};
+
+/// Records `http_requests_total` and `http_request_duration_seconds` by
+/// route template (not raw path, which would explode the label set).
+pub async fn metrics(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_string();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(start.elapsed().as_secs_f64());
+    resp
+}
+
+/// Bounds the time a request may take; uploads and other long routes carry
+/// their own, longer bound.
+pub async fn timeout(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the request took longer than {} s and was cancelled", limit.as_secs()),
+        ),
+    }
+}
+
+/// Turns error responses made by layers and the router (413 from the body
+/// limit, 405, 404 of unmatched paths, …) into problem documents, so every
+/// error a client sees has the same shape.
+pub async fn problem_bodies(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/problem+json"));
+    if is_problem {
+        return resp;
+    }
+    let detail = match status {
+        StatusCode::NOT_FOUND => "no such route".to_string(),
+        StatusCode::METHOD_NOT_ALLOWED => "this method is not allowed on this route".to_string(),
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is larger than this route accepts".to_string(),
+        StatusCode::REQUEST_TIMEOUT => "the request took too long".to_string(),
+        s => s.canonical_reason().unwrap_or("error").to_string(),
+    };
+    let (parts, _) = resp.into_parts();
+    let mut fresh = problem(status, detail);
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(v) = parts.headers.get(&name) {
+            fresh.headers_mut().insert(name, v.clone());
+        }
+    }
+    fresh
+}
+
+/// A panic in a handler becomes a 500 problem; the server keeps serving.
+pub fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response {
+    let what = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = what, "handler panicked");
+    let mut resp = problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "an internal error occurred; it has been logged",
+    )
+    .into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}

@@ -1,0 +1,327 @@
+//! `/documents`: streaming upload, list, get, delete.
+//!
+//! An upload is streamed to storage chunk by chunk while it is hashed, so a
+//! 100 MB file never sits in memory; its type is decided from its content
+//! (the reader's magic-byte detection), not from its name; identical content
+//! is stored once and shared by the documents that refer to it.
+
+use crate::auth::AuthUser;
+use crate::db::{DbError, FromRow, Row, now};
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiQuery, IdPath, PageParams, Paginated};
+use crate::params;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_documents))
+        .routes(routes!(get_document, delete_document))
+}
+
+/// The upload route alone: it gets its own body limit and timeout.
+pub fn upload_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(upload_document))
+}
+
+/// A stored document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"id": "9b2e…", "filename": "pride_and_prejudice.epub", "format": "epub",
+    "content_type": "application/epub+zip", "size_bytes": 310245, "sha256": "4be1…", "status": "queued",
+    "error": null, "title": null, "authors": [], "language": null, "word_count": null, "owner_id": "3f0c…",
+    "created_at": "2026-11-27T16:43:01.123456Z", "updated_at": "2026-11-27T16:43:01.123456Z"}))]
+pub struct DocumentOut {
+    pub id: Uuid,
+    /// The uploaded name, sanitised.
+    pub filename: String,
+    /// `pdf`, `docx`, `epub`, `markdown` or `text`, decided from the content.
+    pub format: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    /// `queued`, `processing`, `ready` or `failed`.
+    pub status: String,
+    pub error: Option<String>,
+    pub title: Option<String>,
+    pub authors: Vec<String>,
+    pub language: Option<String>,
+    pub word_count: Option<i64>,
+    pub owner_id: Uuid,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+const COLS: &str = "id, user_id, filename, format, content_type, size_bytes, sha256, status, error, title, authors, \
+                    language, word_count, created_at, updated_at";
+
+impl FromRow for DocumentOut {
+    fn from_row(r: &Row) -> Result<Self, DbError> {
+        let authors: String = r.get("authors")?;
+        Ok(DocumentOut {
+            id: r.get("id")?,
+            filename: r.get("filename")?,
+            format: r.get("format")?,
+            content_type: r.get("content_type")?,
+            size_bytes: r.get("size_bytes")?,
+            sha256: r.get("sha256")?,
+            status: r.get("status")?,
+            error: r.get("error")?,
+            title: r.get("title")?,
+            authors: serde_json::from_str(&authors).unwrap_or_default(),
+            language: r.get("language")?,
+            word_count: r.get("word_count")?,
+            owner_id: r.get("user_id")?,
+            created_at: r.get("created_at")?,
+            updated_at: r.get("updated_at")?,
+        })
+    }
+}
+
+/// The multipart form of an upload (for the spec).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The document: PDF, DOCX, EPUB, Markdown or plain text.
+    #[schema(format = Binary, value_type = String)]
+    file: Vec<u8>,
+}
+
+/// Makes an uploaded file name safe to store and show: the last path
+/// component only, no control or bidirectional-override characters, at most
+/// 255 bytes.
+pub fn sanitize_filename(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}'))
+        .collect();
+    let trimmed = cleaned.trim().trim_start_matches('.').trim();
+    let mut out = String::new();
+    for c in trimmed.chars() {
+        if out.len() + c.len_utf8() > 255 {
+            break;
+        }
+        out.push(c);
+    }
+    if out.is_empty() { "upload".to_string() } else { out }
+}
+
+fn format_info(f: reader::Format) -> (&'static str, &'static str) {
+    match f {
+        reader::Format::Pdf => ("pdf", "application/pdf"),
+        reader::Format::Docx => (
+            "docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        reader::Format::Epub => ("epub", "application/epub+zip"),
+        reader::Format::Markdown => ("markdown", "text/markdown"),
+        reader::Format::Text => ("text", "text/plain"),
+    }
+}
+
+/// Decides the format from the content. Zip containers (DOCX, EPUB) are
+/// told apart by their entries, read through a memory map so a large file is
+/// not loaded; everything else from its first bytes.
+fn detect(head: &[u8], path: &std::path::Path, name: &str) -> Result<reader::Format, ApiError> {
+    let unsupported = |e: reader::Error| {
+        ApiError::UnsupportedMediaType(format!(
+            "unsupported file type ({e}); accepted: PDF, DOCX, EPUB, Markdown, plain text"
+        ))
+    };
+    if head.starts_with(b"PK") {
+        let file = std::fs::File::open(path).map_err(ApiError::internal)?;
+        // SAFETY: the file is our own temporary upload; nothing else writes it.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(ApiError::internal)?;
+        reader::detect(&map, Some(name)).map_err(unsupported)
+    } else {
+        reader::detect(head, Some(name)).map_err(unsupported)
+    }
+}
+
+/// Uploads a document (multipart field `file`). The type is decided by
+/// content; the file is stored once per distinct content.
+#[utoipa::path(post, path = "/documents", tag = "documents",
+    security(("OAuth2PasswordBearer" = []), ("bearer" = [])),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "stored", body = DocumentOut),
+        (status = 400, description = "no `file` field or a broken multipart body", body = Problem),
+        (status = 413, description = "larger than DRAMATIS_MAX_UPLOAD_MB", body = Problem),
+        (status = 415, description = "not PDF, DOCX, EPUB, Markdown or text", body = Problem),
+    ))]
+async fn upload_document(
+    State(state): State<AppState>,
+    user: AuthUser,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<DocumentOut>), ApiError> {
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::UnsupportedMediaType(format!("expected a multipart/form-data body with a `file` field ({e})"))
+    })?;
+    let max = state.config.max_upload_bytes;
+    let too_large = || ApiError::PayloadTooLarge(format!("the file is larger than {} MiB", max / (1024 * 1024)));
+    let field_error = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            ApiError::BadRequest(format!("broken multipart body: {}", e.body_text()))
+        }
+    };
+    loop {
+        let Some(mut field) = multipart.next_field().await.map_err(field_error)? else {
+            return Err(ApiError::BadRequest("the form has no `file` field".into()));
+        };
+        if field.name() != Some("file") {
+            continue;
+        }
+        let filename = sanitize_filename(field.file_name().unwrap_or("upload"));
+        let mut pending = state.storage.begin().await?;
+        while let Some(chunk) = field.chunk().await.map_err(field_error)? {
+            if pending.size + chunk.len() as u64 > max {
+                return Err(too_large());
+            }
+            pending.write(&chunk).await?;
+        }
+        if pending.size == 0 {
+            return Err(ApiError::Unprocessable("the file is empty".into()));
+        }
+        let sha = pending.finish().await?;
+        let format = detect(&pending.head, pending.path(), &filename)?;
+        let (format_name, content_type) = format_info(format);
+        let size = pending.size as i64;
+        state.storage.commit(pending, &sha).await?;
+        let id = Uuid::new_v4();
+        let t = now();
+        state
+            .db
+            .execute(
+                "INSERT INTO documents (id, user_id, filename, format, content_type, size_bytes, sha256, status, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8)",
+                &params![id, user.id, filename, format_name, content_type, size, sha, t],
+            )
+            .await?;
+        return Ok((StatusCode::CREATED, Json(load(&state, &user, id).await?)));
+    }
+}
+
+/// Loads a document the caller may see; another user's is "not found".
+pub async fn load(state: &AppState, user: &AuthUser, id: Uuid) -> Result<DocumentOut, ApiError> {
+    let d: Option<DocumentOut> = state
+        .db
+        .fetch_optional_as(&format!("SELECT {COLS} FROM documents WHERE id = $1"), &params![id])
+        .await?;
+    match d {
+        Some(d) if user.is_admin() || d.owner_id == user.id => Ok(d),
+        _ => Err(ApiError::not_found("document")),
+    }
+}
+
+/// Lists the caller's documents, newest first (an admin sees everyone's).
+#[utoipa::path(get, path = "/documents", tag = "documents",
+    security(("OAuth2PasswordBearer" = []), ("bearer" = [])),
+    params(PageParams),
+    responses(
+        (status = 200, description = "a page of documents", body = Paginated<DocumentOut>),
+        (status = 401, description = "not authenticated", body = Problem),
+        (status = 422, description = "bad skip or limit", body = Problem),
+    ))]
+async fn list_documents(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<Paginated<DocumentOut>>, ApiError> {
+    let page = page.validate()?;
+    let (filter, args) = if user.is_admin() {
+        ("", params![page.limit, page.skip])
+    } else {
+        ("WHERE user_id = $3", params![page.limit, page.skip, user.id])
+    };
+    let items = state
+        .db
+        .fetch_as(
+            &format!("SELECT {COLS} FROM documents {filter} ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"),
+            &args,
+        )
+        .await?;
+    let total = if user.is_admin() {
+        state.db.fetch_one("SELECT COUNT(*) AS n FROM documents", &[]).await?
+    } else {
+        state
+            .db
+            .fetch_one("SELECT COUNT(*) AS n FROM documents WHERE user_id = $1", &params![user.id])
+            .await?
+    }
+    .get("n")?;
+    Ok(Json(Paginated {
+        items,
+        total,
+        skip: page.skip,
+        limit: page.limit,
+    }))
+}
+
+/// One document's metadata and status.
+#[utoipa::path(get, path = "/documents/{id}", tag = "documents",
+    security(("OAuth2PasswordBearer" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path, description = "document id")),
+    responses(
+        (status = 200, description = "the document", body = DocumentOut),
+        (status = 404, description = "no such document of yours", body = Problem),
+        (status = 422, description = "malformed id", body = Problem),
+    ))]
+async fn get_document(
+    State(state): State<AppState>,
+    user: AuthUser,
+    IdPath(id): IdPath,
+) -> Result<Json<DocumentOut>, ApiError> {
+    Ok(Json(load(&state, &user, id).await?))
+}
+
+/// Deletes a document; its file goes when no other document shares it.
+#[utoipa::path(delete, path = "/documents/{id}", tag = "documents",
+    security(("OAuth2PasswordBearer" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path, description = "document id")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 404, description = "no such document of yours", body = Problem),
+    ))]
+async fn delete_document(
+    State(state): State<AppState>,
+    user: AuthUser,
+    IdPath(id): IdPath,
+) -> Result<StatusCode, ApiError> {
+    let doc = load(&state, &user, id).await?;
+    state.db.execute("DELETE FROM documents WHERE id = $1", &params![id]).await?;
+    let others = state
+        .db
+        .fetch_one("SELECT COUNT(*) AS n FROM documents WHERE sha256 = $1", &params![doc.sha256.as_str()])
+        .await?
+        .get::<i64>("n")?;
+    if others == 0 {
+        state.storage.delete(&doc.sha256).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sanitize_filename;
+
+    #[test]
+    fn filenames_are_sanitised() {
+        assert_eq!(sanitize_filename("../../etc/passwd"), "passwd");
+        assert_eq!(sanitize_filename("C:\\Users\\me\\book.epub"), "book.epub");
+        assert_eq!(sanitize_filename("evil\u{202E}txt.exe"), "eviltxt.exe");
+        assert_eq!(sanitize_filename("a\0b.txt"), "ab.txt");
+        assert_eq!(sanitize_filename(".hidden"), "hidden");
+        assert_eq!(sanitize_filename(""), "upload");
+        assert!(sanitize_filename(&"é".repeat(300)).len() <= 255);
+    }
+}

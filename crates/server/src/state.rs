@@ -1,0 +1,28 @@
+//! The state every handler receives: handles, no request data. An API
+//! instance keeps nothing here that another instance would need (the login
+//! limiter is the one per-instance memory, see its module).
+
+use crate::auth::password::PasswordHasher;
+use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::tokens::TokenService;
+use crate::config::Config;
+use crate::db::Db;
+use crate::storage::Storage;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub storage: Storage,
+    pub tokens: Arc<TokenService>,
+    pub hasher: PasswordHasher,
+    pub limiter: Arc<LoginLimiter>,
+    /// Set once migrations are applied; `/health/ready` answers 503 before.
+    pub ready: Arc<AtomicBool>,
+    pub started: Instant,
+    pub metrics: Option<PrometheusHandle>,
+}
