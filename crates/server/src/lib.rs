@@ -183,15 +183,23 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::health::router())
         .split_for_parts();
     let spec = Arc::new(spec.to_pretty_json().unwrap_or_else(|_| "{}".into()));
-    let request_id = HeaderName::from_static("x-request-id");
-    app.route("/metrics", axum::routing::get(routes::health::metrics))
+    let app = app
+        .route("/metrics", axum::routing::get(routes::health::metrics))
         .route_layer(axum::middleware::from_fn(middleware::metrics))
         .merge(routes::docs::router(spec))
         .fallback(|| async { error::problem(StatusCode::NOT_FOUND, "no such route") })
-        .with_state(state.clone())
-        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .with_state(state.clone());
+    with_layers(app, &state.config)
+}
+
+/// The layers every route gets, outermost last: request id, tracing, CORS,
+/// problem bodies for bare errors, and panic catching.
+pub fn with_layers(app: Router, config: &Config) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    app.layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn(middleware::header_limit))
         .layer(axum::middleware::from_fn(middleware::problem_bodies))
-        .layer(cors(&state.config))
+        .layer(cors(config))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(telemetry::make_span))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))

@@ -94,3 +94,19 @@ pub fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response {
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
+
+/// Total size of request headers accepted (names and values). hyper itself
+/// refuses far larger ones (~400 KiB) with a bare 431; this answers the
+/// merely huge with a problem document before any handler runs.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+pub async fn header_limit(req: Request, next: Next) -> Response {
+    let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    if size > MAX_HEADER_BYTES {
+        return problem(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("request headers total {size} bytes; at most {MAX_HEADER_BYTES} are accepted"),
+        );
+    }
+    next.run(req).await
+}
