@@ -127,7 +127,10 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let config = load_config()?;
             let mut password = String::new();
-            std::io::stdin().lock().read_line(&mut password).context("cannot read the password from stdin")?;
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .context("cannot read the password from stdin")?;
             let password = password.trim_end_matches(['\r', '\n']).to_string();
             if password.is_empty() {
                 bail!("no password on stdin (pipe it in: echo 'secret…' | dramatis user create NAME)");
@@ -138,7 +141,12 @@ fn run(cli: Cli) -> Result<()> {
                 let user = dramatis_server::users::create_with(
                     &db,
                     &hasher,
-                    dramatis_server::users::NewUser { username, password, email, admin },
+                    dramatis_server::users::NewUser {
+                        username,
+                        password,
+                        email,
+                        admin,
+                    },
                 )
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -54,26 +54,62 @@ pub struct ConfigError(pub Vec<String>);
 pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
     ("DRAMATIS_ENV", Some("development"), "development or production"),
     ("DRAMATIS_BIND", Some("127.0.0.1:8000"), "address:port to listen on"),
-    ("DRAMATIS_DATA_DIR", Some("./data"), "where the SQLite file, uploads and the dev secret live"),
-    ("DRAMATIS_DATABASE_URL", None, "sqlite://PATH (default DATA_DIR/dramatis.db) or postgres://…"),
-    ("DRAMATIS_STORAGE_URL", None, "local directory (default DATA_DIR/files) or s3://bucket/prefix"),
-    ("DRAMATIS_REDIS_URL", None, "redis://… for cross-instance events (optional)"),
-    ("DRAMATIS_SECRET_KEY", None, "JWT signing key, at least 32 characters; required in production"),
+    (
+        "DRAMATIS_DATA_DIR",
+        Some("./data"),
+        "where the SQLite file, uploads and the dev secret live",
+    ),
+    (
+        "DRAMATIS_DATABASE_URL",
+        None,
+        "sqlite://PATH (default DATA_DIR/dramatis.db) or postgres://…",
+    ),
+    (
+        "DRAMATIS_STORAGE_URL",
+        None,
+        "local directory (default DATA_DIR/files) or s3://bucket/prefix",
+    ),
+    (
+        "DRAMATIS_REDIS_URL",
+        None,
+        "redis://… for cross-instance events (optional)",
+    ),
+    (
+        "DRAMATIS_SECRET_KEY",
+        None,
+        "JWT signing key, at least 32 characters; required in production",
+    ),
     (
         "DRAMATIS_CORS_ORIGINS",
         Some("http://localhost:8501,http://localhost:3000"),
         "comma-separated allowed origins, or *",
     ),
     ("DRAMATIS_MAX_UPLOAD_MB", Some("100"), "largest accepted upload, in MiB"),
-    ("DRAMATIS_LLM_BASE_URL", None, "OpenAI-compatible server, e.g. http://localhost:11434/v1"),
+    (
+        "DRAMATIS_LLM_BASE_URL",
+        None,
+        "OpenAI-compatible server, e.g. http://localhost:11434/v1",
+    ),
     ("DRAMATIS_LLM_MODEL", None, "model name for chat"),
-    ("DRAMATIS_LLM_API_KEY", None, "API key for the LLM server, if it needs one"),
+    (
+        "DRAMATIS_LLM_API_KEY",
+        None,
+        "API key for the LLM server, if it needs one",
+    ),
     ("DRAMATIS_ACCESS_TOKEN_MINUTES", Some("15"), "lifetime of access tokens"),
     ("DRAMATIS_REFRESH_TOKEN_DAYS", Some("30"), "lifetime of refresh tokens"),
-    ("DRAMATIS_REQUEST_TIMEOUT_SECS", Some("30"), "timeout for ordinary requests (uploads get longer)"),
+    (
+        "DRAMATIS_REQUEST_TIMEOUT_SECS",
+        Some("30"),
+        "timeout for ordinary requests (uploads get longer)",
+    ),
     ("DRAMATIS_DB_MAX_CONNECTIONS", Some("16"), "PostgreSQL pool size"),
     ("DRAMATIS_LOG", Some("info"), "log filter (tracing EnvFilter syntax)"),
-    ("DRAMATIS_HASH_CONCURRENCY", None, "concurrent password hashes (default: number of CPUs)"),
+    (
+        "DRAMATIS_HASH_CONCURRENCY",
+        None,
+        "concurrent password hashes (default: number of CPUs)",
+    ),
 ];
 
 /// Where the raw values come from; tests build one directly.
@@ -114,7 +150,9 @@ impl Sources {
             Err(e) => return Err(ConfigError(vec![format!(".env: {e}")])),
         }
         for (k, v) in std::env::vars_os() {
-            let (Some(k), Some(v)) = (k.to_str(), v.to_str()) else { continue };
+            let (Some(k), Some(v)) = (k.to_str(), v.to_str()) else {
+                continue;
+            };
             if k.starts_with("DRAMATIS_") {
                 vars.insert(k.to_string(), v.to_string());
             }
@@ -138,18 +176,22 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn raw(&self, name: &str) -> Option<String> {
-        self.src.get(name).map(|s| s.trim().to_string()).or_else(|| default_of(name).map(str::to_string))
+        self.src
+            .get(name)
+            .map(|s| s.trim().to_string())
+            .or_else(|| default_of(name).map(str::to_string))
     }
 
-    fn number<T: std::str::FromStr>(&mut self, name: &str, min: T, max: T) -> Option<T>
+    fn number<T>(&mut self, name: &str, min: T, max: T) -> Option<T>
     where
-        T: PartialOrd + std::fmt::Display + Copy,
+        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
     {
         let raw = self.raw(name)?;
         match raw.parse::<T>() {
             Ok(v) if v >= min && v <= max => Some(v),
             Ok(_) => {
-                self.errors.push(format!("{name}={raw}: must be between {min} and {max}"));
+                self.errors
+                    .push(format!("{name}={raw}: must be between {min} and {max}"));
                 None
             }
             Err(_) => {
@@ -164,7 +206,10 @@ impl Checker<'_> {
         if schemes.iter().any(|s| raw.starts_with(&format!("{s}://"))) {
             Some(raw)
         } else {
-            self.errors.push(format!("{name}={raw}: must start with {}", schemes.join(":// or ") + "://"));
+            self.errors.push(format!(
+                "{name}={raw}: must start with {}",
+                schemes.join(":// or ") + "://"
+            ));
             None
         }
     }
@@ -172,7 +217,14 @@ impl Checker<'_> {
 
 /// Why a secret is too weak to sign tokens with, if it is.
 pub fn weak_secret(secret: &str) -> Option<&'static str> {
-    const KNOWN: &[&str] = &["changeme", "secret", "your-secret-key", "dev", "development", "password"];
+    const KNOWN: &[&str] = &[
+        "changeme",
+        "secret",
+        "your-secret-key",
+        "dev",
+        "development",
+        "password",
+    ];
     let lower = secret.to_ascii_lowercase();
     if secret.chars().count() < 32 {
         Some("shorter than 32 characters")
@@ -248,7 +300,8 @@ impl Config {
                     .push("DRAMATIS_SECRET_KEY: required in production (at least 32 random characters)".into()),
                 Some(s) => {
                     if let Some(why) = weak_secret(s) {
-                        c.errors.push(format!("DRAMATIS_SECRET_KEY: too weak for production: {why}"));
+                        c.errors
+                            .push(format!("DRAMATIS_SECRET_KEY: too weak for production: {why}"));
                     }
                 }
             }
@@ -277,7 +330,9 @@ impl Config {
         } else {
             None
         };
-        let access_minutes = c.number::<u64>("DRAMATIS_ACCESS_TOKEN_MINUTES", 1, 24 * 60).unwrap_or(15);
+        let access_minutes = c
+            .number::<u64>("DRAMATIS_ACCESS_TOKEN_MINUTES", 1, 24 * 60)
+            .unwrap_or(15);
         let refresh_days = c.number::<u64>("DRAMATIS_REFRESH_TOKEN_DAYS", 1, 365).unwrap_or(30);
         let timeout = c.number::<u64>("DRAMATIS_REQUEST_TIMEOUT_SECS", 1, 3600).unwrap_or(30);
         let db_max = c.number::<u32>("DRAMATIS_DB_MAX_CONNECTIONS", 1, 1000).unwrap_or(16);
@@ -326,7 +381,11 @@ impl Config {
 }
 
 /// Variables with the prefix that are not settings of the server itself.
-const IGNORED: &[&str] = &["DRAMATIS_CONFIG", "DRAMATIS_TEST_POSTGRES_URL", "DRAMATIS_TEST_REDIS_URL"];
+const IGNORED: &[&str] = &[
+    "DRAMATIS_CONFIG",
+    "DRAMATIS_TEST_POSTGRES_URL",
+    "DRAMATIS_TEST_REDIS_URL",
+];
 
 #[cfg(test)]
 mod tests {
@@ -359,7 +418,12 @@ mod tests {
         ]))
         .unwrap_err();
         let text = err.to_string();
-        for name in ["DRAMATIS_BIND", "DRAMATIS_MAX_UPLOAD_MB", "DRAMATIS_DATABASE_URL", "DRAMATIS_ENV"] {
+        for name in [
+            "DRAMATIS_BIND",
+            "DRAMATIS_MAX_UPLOAD_MB",
+            "DRAMATIS_DATABASE_URL",
+            "DRAMATIS_ENV",
+        ] {
             assert!(text.contains(name), "{name} missing from: {text}");
         }
     }

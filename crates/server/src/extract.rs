@@ -140,7 +140,9 @@ impl PageParams {
             return Err(ApiError::Unprocessable(format!("skip must be 0 or more, got {skip}")));
         }
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::Unprocessable(format!("limit must be between 1 and {MAX_LIMIT}, got {limit}")));
+            return Err(ApiError::Unprocessable(format!(
+                "limit must be between 1 and {MAX_LIMIT}, got {limit}"
+            )));
         }
         Ok(Page { skip, limit })
     }

@@ -68,7 +68,9 @@ fn metrics_handle() -> Option<PrometheusHandle> {
             PrometheusBuilder::new()
                 .set_buckets_for_metric(
                     Matcher::Full("http_request_duration_seconds".into()),
-                    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+                    &[
+                        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                    ],
                 )
                 .ok()?
                 .install_recorder()
@@ -84,7 +86,9 @@ fn load_secret(config: &Config) -> Result<String, StartError> {
         return Ok(s.clone());
     }
     if config.is_production() {
-        return Err(StartError::Other("DRAMATIS_SECRET_KEY is required in production".into()));
+        return Err(StartError::Other(
+            "DRAMATIS_SECRET_KEY is required in production".into(),
+        ));
     }
     let path = config.data_dir.join("secret_key");
     if let Ok(s) = std::fs::read_to_string(&path) {
@@ -96,8 +100,7 @@ fn load_secret(config: &Config) -> Result<String, StartError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| StartError::Other(format!("cannot create {}: {e}", config.data_dir.display())))?;
     let secret = hex::encode(auth::random_bytes::<32>());
-    write_private(&path, &secret)
-        .map_err(|e| StartError::Other(format!("cannot write {}: {e}", path.display())))?;
+    write_private(&path, &secret).map_err(|e| StartError::Other(format!("cannot write {}: {e}", path.display())))?;
     tracing::info!(path = %path.display(), "generated a development secret key");
     Ok(secret)
 }
@@ -143,8 +146,8 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
     let secret = load_secret(&config)?;
     let db = connect_and_migrate(&config).await?;
     let storage = storage::Storage::open(&config.storage_url)?;
-    let hasher = auth::password::PasswordHasher::new(config.hash_concurrency)
-        .map_err(|e| StartError::Other(e.to_string()))?;
+    let hasher =
+        auth::password::PasswordHasher::new(config.hash_concurrency).map_err(|e| StartError::Other(e.to_string()))?;
     if !config.is_production() {
         users::ensure_dev_user(&db, &hasher)
             .await
@@ -177,7 +180,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(timeout, middleware::timeout));
     let uploads = routes::documents::upload_router()
         .layer(DefaultBodyLimit::max(max_upload.saturating_add(1024 * 1024)))
-        .layer(axum::middleware::from_fn_with_state(UPLOAD_TIMEOUT, middleware::timeout));
+        .layer(axum::middleware::from_fn_with_state(
+            UPLOAD_TIMEOUT,
+            middleware::timeout,
+        ));
     let (app, spec) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/v1", api.merge(uploads))
         .merge(routes::health::router())
@@ -223,8 +229,20 @@ pub fn openapi_json() -> String {
 
 fn cors(config: &Config) -> CorsLayer {
     let layer = CorsLayer::new()
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, HeaderName::from_static("x-request-id")])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("x-request-id"),
+        ])
         .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
         .max_age(Duration::from_secs(600));
     if config.cors_origins.iter().any(|o| o == "*") {
@@ -285,7 +303,11 @@ pub async fn redis_ping(url: &str) -> Result<Duration, String> {
         None => (None, rest),
     };
     let host = host.split('/').next().unwrap_or("127.0.0.1:6379");
-    let host = if host.contains(':') { host.to_string() } else { format!("{host}:6379") };
+    let host = if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:6379")
+    };
     let start = Instant::now();
     let fut = async {
         let mut s = tokio::net::TcpStream::connect(&host).await.map_err(|e| e.to_string())?;

@@ -93,7 +93,10 @@ impl Storage {
     }
 
     fn blob_path(&self, sha256: &str) -> PathBuf {
-        let (a, b) = (&sha256[..2.min(sha256.len())], &sha256[2.min(sha256.len())..4.min(sha256.len())]);
+        let (a, b) = (
+            &sha256[..2.min(sha256.len())],
+            &sha256[2.min(sha256.len())..4.min(sha256.len())],
+        );
         self.root.join("blobs").join(a).join(b).join(sha256)
     }
 

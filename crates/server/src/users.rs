@@ -50,8 +50,23 @@ pub struct NewUser {
 }
 
 const COMMON_PASSWORDS: &[&str] = &[
-    "password", "password1", "password123", "12345678", "123456789", "1234567890", "qwertyuiop", "qwerty123",
-    "iloveyou", "11111111", "00000000", "abcdefgh", "abc12345", "letmein1", "welcome1", "passw0rd", "admin123",
+    "password",
+    "password1",
+    "password123",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "qwertyuiop",
+    "qwerty123",
+    "iloveyou",
+    "11111111",
+    "00000000",
+    "abcdefgh",
+    "abc12345",
+    "letmein1",
+    "welcome1",
+    "passw0rd",
+    "admin123",
     "changeme",
 ];
 
@@ -61,7 +76,10 @@ pub fn check_username(u: &str) -> Result<(), String> {
     if !(3..=32).contains(&n) {
         return Err(format!("username must be 3–32 characters, got {n}"));
     }
-    if !u.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+    if !u
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
         return Err("username may contain only letters, digits, `_`, `-` and `.`".into());
     }
     if !u.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) {
@@ -101,7 +119,14 @@ fn check_email(e: &str) -> Result<(), String> {
         && e.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
         });
-    if ok { Ok(()) } else { Err(format!("`{}` is not an email address", e.chars().take(64).collect::<String>())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not an email address",
+            e.chars().take(64).collect::<String>()
+        ))
+    }
 }
 
 /// Validates and creates a user.

@@ -26,13 +26,29 @@ async fn a_panicking_handler_is_a_500_problem_and_the_server_lives_on() {
     let client = reqwest::Client::new();
     let d = assert_problem(client.get(format!("{base}/boom")).send().await.unwrap(), 500).await;
     assert!(!d.contains("kaboom"), "panic text is not leaked: {d}");
-    assert_eq!(client.get(format!("{base}/fine")).send().await.unwrap().text().await.unwrap(), "fine");
+    assert_eq!(
+        client
+            .get(format!("{base}/fine"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "fine"
+    );
 }
 
 #[tokio::test]
 async fn slow_requests_time_out_with_a_problem() {
     let app = Router::new()
-        .route("/slow", get(|| async { tokio::time::sleep(Duration::from_secs(30)).await; "late" }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "late"
+            }),
+        )
         .layer(axum::middleware::from_fn_with_state(
             Duration::from_millis(200),
             dramatis_server::middleware::timeout,
@@ -51,10 +67,17 @@ async fn upload_over_the_limit(backend: Backend) {
     big.extend(std::iter::repeat_n(b'a', 1024 * 1024 + 10));
     let d = assert_problem(app.upload(&t, "big.txt", big).await, 413).await;
     assert!(d.contains("1 MiB") || d.contains("larger"), "{d}");
-    assert_eq!(std::fs::read_dir(app.dir.path().join("files/tmp")).unwrap().count(), 0, "partial file removed");
+    assert_eq!(
+        std::fs::read_dir(app.dir.path().join("files/tmp")).unwrap().count(),
+        0,
+        "partial file removed"
+    );
     // Just under the limit is fine.
     let ok = vec![b'a'; 1000 * 1024];
-    assert_eq!(app.upload(&t, "ok.txt", ok).await.status(), reqwest::StatusCode::CREATED);
+    assert_eq!(
+        app.upload(&t, "ok.txt", ok).await.status(),
+        reqwest::StatusCode::CREATED
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,11 +104,17 @@ async fn production_refuses_to_start_without_a_strong_secret() {
 async fn production_has_no_default_user() {
     let app = TestApp::spawn_with(
         Backend::Sqlite,
-        &[("DRAMATIS_ENV", "production"), ("DRAMATIS_SECRET_KEY", "q8Vn3xR2bT7mK1pZ9wL4cY6hJ0sD5fG8aE2uI7oN")],
+        &[
+            ("DRAMATIS_ENV", "production"),
+            ("DRAMATIS_SECRET_KEY", "q8Vn3xR2bT7mK1pZ9wL4cY6hJ0sD5fG8aE2uI7oN"),
+        ],
     )
     .await;
     assert_problem(app.login("testuser", "testpass123").await, 401).await;
-    assert!(!app.dir.path().join("secret_key").exists(), "no generated secret in production");
+    assert!(
+        !app.dir.path().join("secret_key").exists(),
+        "no generated secret in production"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

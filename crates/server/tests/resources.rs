@@ -21,7 +21,9 @@ backend_tests!(
 );
 
 fn shared(path: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(path)
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(path)
 }
 
 async fn characters_crud(app: TestApp) {
@@ -43,7 +45,9 @@ async fn characters_crud(app: TestApp) {
     let created_at = c["created_at"].as_str().unwrap().to_string();
     assert!(created_at.ends_with('Z') && created_at.contains('T'));
 
-    let r = app.patch_json(&format!("/api/v1/characters/{id}"), &t, json!({"personality": "witty"})).await;
+    let r = app
+        .patch_json(&format!("/api/v1/characters/{id}"), &t, json!({"personality": "witty"}))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["personality"], "witty");
@@ -59,9 +63,17 @@ async fn characters_crud(app: TestApp) {
         .unwrap();
     assert_eq!(p["avatar_url"], Value::Null);
     assert_eq!(p["personality"], "witty");
-    let got: Value = app.get(&format!("/api/v1/characters/{id}"), &t).await.json().await.unwrap();
+    let got: Value = app
+        .get(&format!("/api/v1/characters/{id}"), &t)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got, p);
-    assert_eq!(app.delete(&format!("/api/v1/characters/{id}"), &t).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&format!("/api/v1/characters/{id}"), &t).await.status(),
+        StatusCode::NO_CONTENT
+    );
     assert_problem(app.get(&format!("/api/v1/characters/{id}"), &t).await, 404).await;
     assert_problem(app.delete(&format!("/api/v1/characters/{id}"), &t).await, 404).await;
 }
@@ -69,7 +81,9 @@ async fn characters_crud(app: TestApp) {
 async fn characters_pagination(app: TestApp) {
     let t = app.token("mary").await;
     for i in 0..25 {
-        let r = app.post_json("/api/v1/characters", &t, json!({"name": format!("Character {i:02}")})).await;
+        let r = app
+            .post_json("/api/v1/characters", &t, json!({"name": format!("Character {i:02}")}))
+            .await;
         assert_eq!(r.status(), StatusCode::CREATED);
     }
     let page: Value = app.get("/api/v1/characters", &t).await.json().await.unwrap();
@@ -78,7 +92,12 @@ async fn characters_pagination(app: TestApp) {
     assert_eq!(page["limit"], 20);
     assert_eq!(page["items"].as_array().unwrap().len(), 20);
     assert_eq!(page["items"][0]["name"], "Character 24", "newest first");
-    let rest: Value = app.get("/api/v1/characters?skip=20&limit=20", &t).await.json().await.unwrap();
+    let rest: Value = app
+        .get("/api/v1/characters?skip=20&limit=20", &t)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(rest["items"].as_array().unwrap().len(), 5);
     assert_eq!(rest["items"][4]["name"], "Character 00");
     let mut seen: Vec<String> = page["items"]
@@ -91,7 +110,12 @@ async fn characters_pagination(app: TestApp) {
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), 25, "pages neither overlap nor skip");
-    let beyond: Value = app.get("/api/v1/characters?skip=1000000", &t).await.json().await.unwrap();
+    let beyond: Value = app
+        .get("/api/v1/characters?skip=1000000", &t)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(beyond["items"], json!([]));
     assert_eq!(beyond["total"], 25);
 }
@@ -106,19 +130,39 @@ async fn characters_bad_input(app: TestApp) {
     assert_problem(post(json!({"name": "x".repeat(201)})).await, 422).await;
     assert_problem(post(json!({"name": "Nul\u{0}Byte"})).await, 422).await;
     assert_problem(post(json!({"name": "ok", "description": "bad\u{0}"})).await, 422).await;
-    assert_problem(post(json!({"name": "ok", "description": "x".repeat(20_001)})).await, 422).await;
+    assert_problem(
+        post(json!({"name": "ok", "description": "x".repeat(20_001)})).await,
+        422,
+    )
+    .await;
     let d = assert_problem(post(json!({"name": "ok", "nickname": "x"})).await, 422).await;
     assert!(d.contains("nickname"), "{d}");
     assert_problem(post(json!({"name": 42})).await, 422).await;
     assert_problem(post(json!({"name": "ok", "tags": "austen"})).await, 422).await;
     assert_problem(post(json!({"name": "ok", "tags": vec!["t"; 51]})).await, 422).await;
-    assert_problem(post(json!({"name": "ok", "avatar_url": "javascript:alert(1)"})).await, 422).await;
-    assert_problem(post(json!({"name": "ok", "document_id": uuid::Uuid::new_v4()})).await, 422).await;
+    assert_problem(
+        post(json!({"name": "ok", "avatar_url": "javascript:alert(1)"})).await,
+        422,
+    )
+    .await;
+    assert_problem(
+        post(json!({"name": "ok", "document_id": uuid::Uuid::new_v4()})).await,
+        422,
+    )
+    .await;
     assert_problem(post(json!({"name": "ok", "document_id": "nope"})).await, 422).await;
     // A body over the JSON limit (1 MiB).
-    assert_problem(post(json!({"name": "ok", "description": "x".repeat(2 * 1024 * 1024)})).await, 413).await;
+    assert_problem(
+        post(json!({"name": "ok", "description": "x".repeat(2 * 1024 * 1024)})).await,
+        413,
+    )
+    .await;
     // Odd but valid Unicode round-trips exactly: RTL text and marks, emoji, combining marks.
-    for name in ["\u{5D0}\u{5DC}\u{5D9}\u{5D6}\u{5D1}\u{5EA} \u{200F}", "Lizzy 👩‍🎤🎻", "Zoë Ǹ̃"] {
+    for name in [
+        "\u{5D0}\u{5DC}\u{5D9}\u{5D6}\u{5D1}\u{5EA} \u{200F}",
+        "Lizzy 👩‍🎤🎻",
+        "Zoë Ǹ̃",
+    ] {
         let r = post(json!({"name": name})).await;
         assert_eq!(r.status(), StatusCode::CREATED);
         let c: Value = r.json().await.unwrap();
@@ -140,35 +184,73 @@ async fn characters_bad_input(app: TestApp) {
         .await
         .unwrap();
     assert_problem(r, 400).await;
-    let r = app.client.post(app.url("/api/v1/characters")).bearer_auth(&t).body("name=x").send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/v1/characters"))
+        .bearer_auth(&t)
+        .body("name=x")
+        .send()
+        .await
+        .unwrap();
     assert_problem(r, 415).await;
 }
 
 async fn ownership_is_404_and_admin_sees_all(app: TestApp) {
     let a = app.token("alice").await;
     let b = app.token("bob").await;
-    let c: Value = app.post_json("/api/v1/characters", &a, json!({"name": "Mr. Darcy"})).await.json().await.unwrap();
+    let c: Value = app
+        .post_json("/api/v1/characters", &a, json!({"name": "Mr. Darcy"}))
+        .await
+        .json()
+        .await
+        .unwrap();
     let cid = c["id"].as_str().unwrap();
-    let doc: Value = app.upload(&a, "a.txt", b"It is a truth universally acknowledged.\n".to_vec()).await.json().await.unwrap();
+    let doc: Value = app
+        .upload(&a, "a.txt", b"It is a truth universally acknowledged.\n".to_vec())
+        .await
+        .json()
+        .await
+        .unwrap();
     let did = doc["id"].as_str().unwrap();
     for path in [format!("/api/v1/characters/{cid}"), format!("/api/v1/documents/{did}")] {
         assert_problem(app.get(&path, &b).await, 404).await;
         assert_problem(app.delete(&path, &b).await, 404).await;
     }
-    assert_problem(app.patch_json(&format!("/api/v1/characters/{cid}"), &b, json!({"name": "Mine"})).await, 404).await;
+    assert_problem(
+        app.patch_json(&format!("/api/v1/characters/{cid}"), &b, json!({"name": "Mine"}))
+            .await,
+        404,
+    )
+    .await;
     // b cannot link a's document to b's character.
-    assert_problem(app.post_json("/api/v1/characters", &b, json!({"name": "x", "document_id": did})).await, 422).await;
+    assert_problem(
+        app.post_json("/api/v1/characters", &b, json!({"name": "x", "document_id": did}))
+            .await,
+        422,
+    )
+    .await;
     let list: Value = app.get("/api/v1/characters", &b).await.json().await.unwrap();
     assert_eq!(list["total"], 0);
     let list: Value = app.get("/api/v1/documents", &b).await.json().await.unwrap();
     assert_eq!(list["total"], 0);
     // a still has them, untouched.
-    let got: Value = app.get(&format!("/api/v1/characters/{cid}"), &a).await.json().await.unwrap();
+    let got: Value = app
+        .get(&format!("/api/v1/characters/{cid}"), &a)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got["name"], "Mr. Darcy");
     // The admin sees everyone's.
     let admin = app.admin_token().await;
-    assert_eq!(app.get(&format!("/api/v1/characters/{cid}"), &admin).await.status(), StatusCode::OK);
-    assert_eq!(app.get(&format!("/api/v1/documents/{did}"), &admin).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get(&format!("/api/v1/characters/{cid}"), &admin).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/documents/{did}"), &admin).await.status(),
+        StatusCode::OK
+    );
     let all: Value = app.get("/api/v1/characters", &admin).await.json().await.unwrap();
     assert_eq!(all["total"], 1);
 }
@@ -185,15 +267,29 @@ async fn documents_upload_list_get_delete(app: TestApp) {
     assert_eq!(d["status"], "queued");
     let sha = d["sha256"].as_str().unwrap().to_string();
     assert_eq!(sha.len(), 64);
-    let blob = app.dir.path().join("files/blobs").join(&sha[..2]).join(&sha[2..4]).join(&sha);
+    let blob = app
+        .dir
+        .path()
+        .join("files/blobs")
+        .join(&sha[..2])
+        .join(&sha[2..4])
+        .join(&sha);
     assert_eq!(std::fs::read(&blob).unwrap(), text, "stored byte for byte");
     let id = d["id"].as_str().unwrap();
-    let got: Value = app.get(&format!("/api/v1/documents/{id}"), &t).await.json().await.unwrap();
+    let got: Value = app
+        .get(&format!("/api/v1/documents/{id}"), &t)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got, d);
     let list: Value = app.get("/api/v1/documents?limit=5", &t).await.json().await.unwrap();
     assert_eq!(list["total"], 1);
     assert_eq!(list["items"][0]["id"], id);
-    assert_eq!(app.delete(&format!("/api/v1/documents/{id}"), &t).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&format!("/api/v1/documents/{id}"), &t).await.status(),
+        StatusCode::NO_CONTENT
+    );
     assert!(!blob.exists(), "the file is removed with its last document");
     assert_problem(app.get(&format!("/api/v1/documents/{id}"), &t).await, 404).await;
     // Nothing left behind in the temporary directory.
@@ -222,15 +318,22 @@ async fn documents_dedup_and_shared_blob(app: TestApp) {
     let b = app.token("bob").await;
     let bytes = b"Call me Ishmael. Some years ago, never mind how long precisely.\n".to_vec();
     let d1: Value = app.upload(&a, "moby.txt", bytes.clone()).await.json().await.unwrap();
-    let d2: Value = app.upload(&b, "moby-copy.txt", bytes.clone()).await.json().await.unwrap();
+    let d2: Value = app
+        .upload(&b, "moby-copy.txt", bytes.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(d1["sha256"], d2["sha256"]);
     assert_ne!(d1["id"], d2["id"]);
     let blobs = walk(&app.dir.path().join("files/blobs"));
     assert_eq!(blobs, 1, "identical content is stored once");
     // Deleting one keeps the blob for the other.
-    app.delete(&format!("/api/v1/documents/{}", d1["id"].as_str().unwrap()), &a).await;
+    app.delete(&format!("/api/v1/documents/{}", d1["id"].as_str().unwrap()), &a)
+        .await;
     assert_eq!(walk(&app.dir.path().join("files/blobs")), 1);
-    app.delete(&format!("/api/v1/documents/{}", d2["id"].as_str().unwrap()), &b).await;
+    app.delete(&format!("/api/v1/documents/{}", d2["id"].as_str().unwrap()), &b)
+        .await;
     assert_eq!(walk(&app.dir.path().join("files/blobs")), 0);
 }
 
@@ -255,10 +358,24 @@ async fn documents_bad_uploads(app: TestApp) {
     assert_problem(app.upload(&t, "empty.txt", Vec::new()).await, 422).await;
     // No `file` field.
     let form = reqwest::multipart::Form::new().text("other", "value");
-    let r = app.client.post(app.url("/api/v1/documents")).bearer_auth(&t).multipart(form).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/v1/documents"))
+        .bearer_auth(&t)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_problem(r, 400).await;
     // Not multipart at all.
-    let r = app.client.post(app.url("/api/v1/documents")).bearer_auth(&t).json(&json!({"file": "x"})).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/v1/documents"))
+        .bearer_auth(&t)
+        .json(&json!({"file": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_problem(r, 415).await;
     // Not authenticated.
     let r = app.client.post(app.url("/api/v1/documents")).send().await.unwrap();
@@ -286,7 +403,12 @@ async fn pagination_bad_values(app: TestApp) {
             assert!(d.contains("skip") || d.contains("limit"), "{q}: {d}");
         }
     }
-    let ok: Value = app.get("/api/v1/characters?skip=0&limit=100", &t).await.json().await.unwrap();
+    let ok: Value = app
+        .get("/api/v1/characters?skip=0&limit=100", &t)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ok["limit"], 100);
 }
 

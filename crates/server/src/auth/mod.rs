@@ -99,7 +99,9 @@ impl FromRequestParts<AppState> for AuthUser {
             return Err(ApiError::Unauthorized("this account is disabled".into()));
         }
         if row.get::<i64>("revoked")? > 0 {
-            return Err(ApiError::Unauthorized("this token has been revoked (logged out)".into()));
+            return Err(ApiError::Unauthorized(
+                "this token has been revoked (logged out)".into(),
+            ));
         }
         Ok(AuthUser {
             id,

@@ -1,7 +1,7 @@
 //! Argon2id password hashing off the async runtime, with bounded concurrency.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 

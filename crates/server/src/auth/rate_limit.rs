@@ -77,9 +77,15 @@ impl LoginLimiter {
             entries.retain(|_, e| now.duration_since(e.start) < window);
         }
         for key in Self::keys(username, addr) {
-            let e = entries.entry(key).or_insert(Entry { failures: 0, start: now });
+            let e = entries.entry(key).or_insert(Entry {
+                failures: 0,
+                start: now,
+            });
             if now.duration_since(e.start) >= self.window {
-                *e = Entry { failures: 0, start: now };
+                *e = Entry {
+                    failures: 0,
+                    start: now,
+                };
             }
             e.failures += 1;
         }

@@ -74,8 +74,8 @@ impl TokenService {
             jti: Uuid::new_v4().to_string(),
             role: role.to_string(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.enc)
-            .map_err(ApiError::internal)?;
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.enc).map_err(ApiError::internal)?;
         Ok((token, claims))
     }
 
@@ -105,7 +105,14 @@ impl TokenService {
         db.execute(
             "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
-            &params![Uuid::new_v4(), user_id, family, hash_refresh(&raw), now(), ts_after(self.refresh_ttl)],
+            &params![
+                Uuid::new_v4(),
+                user_id,
+                family,
+                hash_refresh(&raw),
+                now(),
+                ts_after(self.refresh_ttl)
+            ],
         )
         .await?;
         Ok(raw)
@@ -137,7 +144,8 @@ impl TokenService {
             .await?
             .ok_or_else(invalid)?;
         let family: String = row.get("family_id")?;
-        let reused = row.get::<Option<String>>("used_at")?.is_some() || row.get::<Option<String>>("revoked_at")?.is_some();
+        let reused =
+            row.get::<Option<String>>("used_at")?.is_some() || row.get::<Option<String>>("revoked_at")?.is_some();
         if reused {
             tx.execute(
                 "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
@@ -169,7 +177,14 @@ impl TokenService {
         tx.execute(
             "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
-            &params![Uuid::new_v4(), user_id, family, hash_refresh(&new_raw), now(), ts_after(self.refresh_ttl)],
+            &params![
+                Uuid::new_v4(),
+                user_id,
+                family,
+                hash_refresh(&new_raw),
+                now(),
+                ts_after(self.refresh_ttl)
+            ],
         )
         .await?;
         tx.commit().await?;
@@ -206,7 +221,8 @@ impl TokenService {
 
     /// Revokes one access token until it would have expired anyway.
     pub async fn revoke_access(&self, db: &Db, user_id: Uuid, jti: &str, exp: i64) -> Result<(), DbError> {
-        let expires = time::OffsetDateTime::from_unix_timestamp(exp).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+        let expires =
+            time::OffsetDateTime::from_unix_timestamp(exp).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
         db.execute(
             "INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING",
             &params![jti, user_id, crate::db::format_ts(expires)],
@@ -218,8 +234,12 @@ impl TokenService {
     /// Deletes expired refresh tokens and revocation entries.
     pub async fn purge_expired(&self, db: &Db) -> Result<u64, DbError> {
         let t = now();
-        let a = db.execute("DELETE FROM refresh_tokens WHERE expires_at < $1", &params![t.as_str()]).await?;
-        let b = db.execute("DELETE FROM revoked_tokens WHERE expires_at < $1", &params![t]).await?;
+        let a = db
+            .execute("DELETE FROM refresh_tokens WHERE expires_at < $1", &params![t.as_str()])
+            .await?;
+        let b = db
+            .execute("DELETE FROM revoked_tokens WHERE expires_at < $1", &params![t])
+            .await?;
         Ok(a + b)
     }
 }
@@ -229,7 +249,11 @@ mod tests {
     use super::*;
 
     fn svc() -> TokenService {
-        TokenService::new(b"0123456789abcdef0123456789abcdef", Duration::from_secs(900), Duration::from_secs(3600))
+        TokenService::new(
+            b"0123456789abcdef0123456789abcdef",
+            Duration::from_secs(900),
+            Duration::from_secs(3600),
+        )
     }
 
     #[test]
@@ -246,7 +270,11 @@ mod tests {
     #[test]
     fn foreign_signature_and_alg_none_are_rejected() {
         let s = svc();
-        let other = TokenService::new(b"another-secret-another-secret-xx", Duration::from_secs(900), Duration::from_secs(1));
+        let other = TokenService::new(
+            b"another-secret-another-secret-xx",
+            Duration::from_secs(900),
+            Duration::from_secs(1),
+        );
         let (tok, _) = other.issue_access(Uuid::new_v4(), "user").unwrap();
         assert!(s.verify_access(&tok).is_err());
         // Hand-made token with alg none.
@@ -254,7 +282,10 @@ mod tests {
         let none = format!(
             "{}.{}.",
             b64(r#"{"alg":"none","typ":"JWT"}"#),
-            b64(&format!(r#"{{"sub":"{}","exp":9999999999,"iat":1,"jti":"x","role":"admin"}}"#, Uuid::new_v4()))
+            b64(&format!(
+                r#"{{"sub":"{}","exp":9999999999,"iat":1,"jti":"x","role":"admin"}}"#,
+                Uuid::new_v4()
+            ))
         );
         assert!(s.verify_access(&none).is_err());
     }

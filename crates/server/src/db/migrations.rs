@@ -54,5 +54,8 @@ pub async fn pending(db: &Db) -> Result<usize, DbError> {
         Err(e) => return Err(e),
     };
     let applied: Vec<String> = rows.iter().filter_map(|r| r.get::<String>("version").ok()).collect();
-    Ok(MIGRATIONS.iter().filter(|(v, _)| !applied.iter().any(|a| a == v)).count())
+    Ok(MIGRATIONS
+        .iter()
+        .filter(|(v, _)| !applied.iter().any(|a| a == v))
+        .count())
 }

@@ -139,11 +139,12 @@ impl From<Option<uuid::Uuid>> for Value {
     }
 }
 
-/// Builds a `Vec<Value>` from anything convertible: `params![id, name, 3]`.
+/// Builds an array of [`Value`]s from anything convertible:
+/// `&params![id, name, 3]` is the `&[Value]` the query methods take.
 #[macro_export]
 macro_rules! params {
-    () => { Vec::<$crate::db::Value>::new() };
-    ($($v:expr),+ $(,)?) => { vec![$($crate::db::Value::from($v)),+] };
+    () => { [] as [$crate::db::Value; 0] };
+    ($($v:expr),+ $(,)?) => { [$($crate::db::Value::from($v)),+] };
 }
 
 /// One result row; columns are looked up by name.
@@ -306,17 +307,12 @@ impl Db {
     /// Opens `sqlite://PATH` (created if missing, `sqlite::memory:` for a
     /// private in-memory database) or `postgres://…`.
     pub async fn connect(url: &str, opts: &DbOptions) -> Result<Db, DbError> {
-        let inner = if let Some(rest) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
+        let inner = if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             Inner::Sqlite(sqlite::SqliteDb::open(rest)?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Inner::Postgres(postgres::PgDb::connect(url, opts).await?)
         } else {
-            return Err(DbError::Url(
-                "expected sqlite://PATH or postgres://USER@HOST/DB".into(),
-            ));
+            return Err(DbError::Url("expected sqlite://PATH or postgres://USER@HOST/DB".into()));
         };
         Ok(Db { inner })
     }
@@ -360,12 +356,12 @@ impl Db {
         self.fetch_all(sql, params).await?.iter().map(T::from_row).collect()
     }
 
-    pub async fn fetch_optional_as<T: FromRow>(
-        &self,
-        sql: &str,
-        params: &[Value],
-    ) -> Result<Option<T>, DbError> {
-        self.fetch_optional(sql, params).await?.as_ref().map(T::from_row).transpose()
+    pub async fn fetch_optional_as<T: FromRow>(&self, sql: &str, params: &[Value]) -> Result<Option<T>, DbError> {
+        self.fetch_optional(sql, params)
+            .await?
+            .as_ref()
+            .map(T::from_row)
+            .transpose()
     }
 
     /// Runs a statement; returns the number of rows it changed.
@@ -417,12 +413,12 @@ impl Tx {
         Ok(self.fetch_all(sql, params).await?.into_iter().next())
     }
 
-    pub async fn fetch_optional_as<T: FromRow>(
-        &mut self,
-        sql: &str,
-        params: &[Value],
-    ) -> Result<Option<T>, DbError> {
-        self.fetch_optional(sql, params).await?.as_ref().map(T::from_row).transpose()
+    pub async fn fetch_optional_as<T: FromRow>(&mut self, sql: &str, params: &[Value]) -> Result<Option<T>, DbError> {
+        self.fetch_optional(sql, params)
+            .await?
+            .as_ref()
+            .map(T::from_row)
+            .transpose()
     }
 
     pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {

@@ -13,13 +13,10 @@ pub struct PgDb {
 
 fn map_err(e: sqlx::Error) -> DbError {
     match &e {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
-            DbError::Unique(db.message().to_string())
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => DbError::Unique(db.message().to_string()),
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
+            DbError::Unavailable(e.to_string())
         }
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Tls(_) => DbError::Unavailable(e.to_string()),
         _ => DbError::Other(e.to_string()),
     }
 }
@@ -59,11 +56,23 @@ fn convert(rows: Vec<PgRow>) -> Result<Vec<Row>, DbError> {
             let err = |e: sqlx::Error| DbError::Decode(e.to_string());
             let v = match ty.as_str() {
                 "INT8" => row.try_get::<Option<i64>, _>(i).map_err(err)?.map(Value::Int),
-                "INT4" => row.try_get::<Option<i32>, _>(i).map_err(err)?.map(|v| Value::Int(v.into())),
-                "INT2" => row.try_get::<Option<i16>, _>(i).map_err(err)?.map(|v| Value::Int(v.into())),
-                "BOOL" => row.try_get::<Option<bool>, _>(i).map_err(err)?.map(|v| Value::Int(v.into())),
+                "INT4" => row
+                    .try_get::<Option<i32>, _>(i)
+                    .map_err(err)?
+                    .map(|v| Value::Int(v.into())),
+                "INT2" => row
+                    .try_get::<Option<i16>, _>(i)
+                    .map_err(err)?
+                    .map(|v| Value::Int(v.into())),
+                "BOOL" => row
+                    .try_get::<Option<bool>, _>(i)
+                    .map_err(err)?
+                    .map(|v| Value::Int(v.into())),
                 "FLOAT8" => row.try_get::<Option<f64>, _>(i).map_err(err)?.map(Value::Real),
-                "FLOAT4" => row.try_get::<Option<f32>, _>(i).map_err(err)?.map(|v| Value::Real(v.into())),
+                "FLOAT4" => row
+                    .try_get::<Option<f32>, _>(i)
+                    .map_err(err)?
+                    .map(|v| Value::Real(v.into())),
                 "BYTEA" => row.try_get::<Option<Vec<u8>>, _>(i).map_err(err)?.map(Value::Blob),
                 _ => row.try_get::<Option<String>, _>(i).map_err(err)?.map(Value::Text),
             };

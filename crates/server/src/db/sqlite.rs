@@ -39,9 +39,7 @@ fn map_err(e: rusqlite::Error) -> DbError {
         }
         if matches!(
             code.code,
-            rusqlite::ErrorCode::DatabaseBusy
-                | rusqlite::ErrorCode::DatabaseLocked
-                | rusqlite::ErrorCode::CannotOpen
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked | rusqlite::ErrorCode::CannotOpen
         ) {
             return DbError::Unavailable(e.to_string());
         }
@@ -50,8 +48,7 @@ fn map_err(e: rusqlite::Error) -> DbError {
 }
 
 fn configure(conn: &Connection, writer: bool) -> Result<(), DbError> {
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(map_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(map_err)?;
     conn.set_prepared_statement_cache_capacity(256);
     let pragmas = if writer {
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
@@ -132,10 +129,7 @@ impl SqliteDb {
     pub async fn begin(&self) -> Result<SqliteTx, DbError> {
         let conn = self.shared.writer.clone().lock_owned().await;
         conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err)?;
-        Ok(SqliteTx {
-            conn,
-            done: false,
-        })
+        Ok(SqliteTx { conn, done: false })
     }
 }
 

@@ -109,7 +109,11 @@ async fn login(
     ClientAddr(addr): ClientAddr,
     ApiForm(form): ApiForm<LoginForm>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    if form.grant_type.as_deref().is_some_and(|g| !g.is_empty() && g != "password") {
+    if form
+        .grant_type
+        .as_deref()
+        .is_some_and(|g| !g.is_empty() && g != "password")
+    {
         return Err(ApiError::BadRequest("grant_type must be `password`".into()));
     }
     if let Err(retry_after) = state.limiter.check(&form.username, addr) {
@@ -206,6 +210,9 @@ async fn logout(
         .tokens
         .revoke(&state.db, user.id, req.refresh_token.as_deref())
         .await?;
-    state.tokens.revoke_access(&state.db, user.id, &user.jti, user.exp).await?;
+    state
+        .tokens
+        .revoke_access(&state.db, user.id, &user.jti, user.exp)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -104,7 +104,10 @@ pub struct CreateCharacter {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"personality": "witty"}))]
 pub struct PatchCharacter {
-    pub name: Option<String>,
+    /// Cannot be null or empty.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
     pub description: Option<String>,
     pub personality: Option<String>,
     pub speech_style: Option<String>,
@@ -132,10 +135,14 @@ fn check_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     let n = name.chars().count();
     if n == 0 || n > NAME_MAX {
-        return Err(ApiError::Unprocessable(format!("name must be 1–{NAME_MAX} characters, got {n}")));
+        return Err(ApiError::Unprocessable(format!(
+            "name must be 1–{NAME_MAX} characters, got {n}"
+        )));
     }
     if name.chars().any(char::is_control) {
-        return Err(ApiError::Unprocessable("name must not contain control characters".into()));
+        return Err(ApiError::Unprocessable(
+            "name must not contain control characters".into(),
+        ));
     }
     Ok(name.to_string())
 }
@@ -143,10 +150,14 @@ fn check_name(name: &str) -> Result<String, ApiError> {
 fn check_text(field: &str, v: &str) -> Result<(), ApiError> {
     let n = v.chars().count();
     if n > TEXT_MAX {
-        return Err(ApiError::Unprocessable(format!("{field} must be at most {TEXT_MAX} characters, got {n}")));
+        return Err(ApiError::Unprocessable(format!(
+            "{field} must be at most {TEXT_MAX} characters, got {n}"
+        )));
     }
     if v.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
-        return Err(ApiError::Unprocessable(format!("{field} must not contain control characters such as NUL")));
+        return Err(ApiError::Unprocessable(format!(
+            "{field} must not contain control characters such as NUL"
+        )));
     }
     Ok(())
 }
@@ -158,7 +169,9 @@ fn check_tags(tags: &[String]) -> Result<String, ApiError> {
     for t in tags {
         let n = t.chars().count();
         if n == 0 || n > 64 || t.chars().any(char::is_control) {
-            return Err(ApiError::Unprocessable("each tag must be 1–64 characters without control characters".into()));
+            return Err(ApiError::Unprocessable(
+                "each tag must be 1–64 characters without control characters".into(),
+            ));
         }
     }
     serde_json::to_string(tags).map_err(ApiError::internal)
@@ -168,7 +181,13 @@ fn check_url(url: &str) -> Result<(), ApiError> {
     let ok = url.len() <= 2048
         && (url.starts_with("https://") || url.starts_with("http://"))
         && !url.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok { Ok(()) } else { Err(ApiError::Unprocessable("avatar_url must be an http(s) URL of at most 2048 characters".into())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::Unprocessable(
+            "avatar_url must be an http(s) URL of at most 2048 characters".into(),
+        ))
+    }
 }
 
 async fn check_document(state: &AppState, user: &AuthUser, id: Uuid) -> Result<(), ApiError> {
@@ -277,7 +296,11 @@ async fn list_characters(
                 &params![page.limit, page.skip],
             )
             .await?;
-        let total = state.db.fetch_one("SELECT COUNT(*) AS n FROM characters", &[]).await?.get("n")?;
+        let total = state
+            .db
+            .fetch_one("SELECT COUNT(*) AS n FROM characters", &[])
+            .await?
+            .get("n")?;
         (items, total)
     } else {
         let items = state
@@ -292,7 +315,10 @@ async fn list_characters(
             .await?;
         let total = state
             .db
-            .fetch_one("SELECT COUNT(*) AS n FROM characters WHERE user_id = $1", &params![user.id])
+            .fetch_one(
+                "SELECT COUNT(*) AS n FROM characters WHERE user_id = $1",
+                &params![user.id],
+            )
             .await?
             .get("n")?;
         (items, total)
@@ -340,8 +366,10 @@ async fn patch_character(
 ) -> Result<Json<Character>, ApiError> {
     load(&state, &user, id).await?;
     let mut sets: Vec<(&str, Value)> = Vec::new();
-    if let Some(n) = &req.name {
-        sets.push(("name", check_name(n)?.into()));
+    match &req.name {
+        Some(Some(n)) => sets.push(("name", check_name(n)?.into())),
+        Some(None) => return Err(ApiError::Unprocessable("name cannot be null".into())),
+        None => {}
     }
     for (f, v) in [
         ("description", &req.description),
@@ -382,7 +410,10 @@ async fn patch_character(
         values.extend(sets.into_iter().map(|(_, v)| v));
         state
             .db
-            .execute(&format!("UPDATE characters SET {} WHERE id = $1", assignments.join(", ")), &values)
+            .execute(
+                &format!("UPDATE characters SET {} WHERE id = $1", assignments.join(", ")),
+                &values,
+            )
             .await?;
     }
     Ok(Json(load(&state, &user, id).await?))
@@ -402,6 +433,9 @@ async fn delete_character(
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
     load(&state, &user, id).await?;
-    state.db.execute("DELETE FROM characters WHERE id = $1", &params![id]).await?;
+    state
+        .db
+        .execute("DELETE FROM characters WHERE id = $1", &params![id])
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

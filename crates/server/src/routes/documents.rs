@@ -12,8 +12,8 @@ use crate::extract::{ApiQuery, IdPath, PageParams, Paginated};
 use crate::params;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::State;
+use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -101,7 +101,9 @@ pub fn sanitize_filename(raw: &str) -> String {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = base
         .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}'))
+        .filter(|c| {
+            !c.is_control() && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+        })
         .collect();
     let trimmed = cleaned.trim().trim_start_matches('.').trim();
     let mut out = String::new();
@@ -239,9 +241,9 @@ async fn list_documents(
 ) -> Result<Json<Paginated<DocumentOut>>, ApiError> {
     let page = page.validate()?;
     let (filter, args) = if user.is_admin() {
-        ("", params![page.limit, page.skip])
+        ("", params![page.limit, page.skip].to_vec())
     } else {
-        ("WHERE user_id = $3", params![page.limit, page.skip, user.id])
+        ("WHERE user_id = $3", params![page.limit, page.skip, user.id].to_vec())
     };
     let items = state
         .db
@@ -255,7 +257,10 @@ async fn list_documents(
     } else {
         state
             .db
-            .fetch_one("SELECT COUNT(*) AS n FROM documents WHERE user_id = $1", &params![user.id])
+            .fetch_one(
+                "SELECT COUNT(*) AS n FROM documents WHERE user_id = $1",
+                &params![user.id],
+            )
             .await?
     }
     .get("n")?;
@@ -298,10 +303,16 @@ async fn delete_document(
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
     let doc = load(&state, &user, id).await?;
-    state.db.execute("DELETE FROM documents WHERE id = $1", &params![id]).await?;
+    state
+        .db
+        .execute("DELETE FROM documents WHERE id = $1", &params![id])
+        .await?;
     let others = state
         .db
-        .fetch_one("SELECT COUNT(*) AS n FROM documents WHERE sha256 = $1", &params![doc.sha256.as_str()])
+        .fetch_one(
+            "SELECT COUNT(*) AS n FROM documents WHERE sha256 = $1",
+            &params![doc.sha256.as_str()],
+        )
         .await?
         .get::<i64>("n")?;
     if others == 0 {

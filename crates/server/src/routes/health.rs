@@ -101,7 +101,11 @@ async fn detailed(State(state): State<AppState>) -> Json<Detailed> {
     Json(Detailed {
         status: if healthy { "healthy" } else { "degraded" },
         version: env!("CARGO_PKG_VERSION"),
-        environment: if state.config.is_production() { "production" } else { "development" },
+        environment: if state.config.is_production() {
+            "production"
+        } else {
+            "development"
+        },
         uptime_seconds: state.started.elapsed().as_secs(),
         database,
         database_backend: state.db.backend().name(),
@@ -125,7 +129,10 @@ async fn ready(State(state): State<AppState>) -> Response {
     }
     match state.db.ping().await {
         Ok(_) => Json(Ready { status: "ready" }).into_response(),
-        Err(e) => problem(StatusCode::SERVICE_UNAVAILABLE, format!("the database does not answer: {e}")),
+        Err(e) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the database does not answer: {e}"),
+        ),
     }
 }
 

@@ -42,7 +42,9 @@ async fn create_pg_database() -> (String, String, String) {
     use sqlx::Connection;
     let admin = postgres_admin_url();
     let name = format!("dramatis_t_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to PostgreSQL");
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await
@@ -135,7 +137,12 @@ impl TestApp {
     pub async fn user(&self, username: &str) -> Value {
         let pw = format!("{username}-Pa55word!");
         let r = self.register(username, &pw).await;
-        assert_eq!(r.status(), StatusCode::CREATED, "register {username}: {}", r.text().await.unwrap());
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "register {username}: {}",
+            r.text().await.unwrap()
+        );
         let r = self.login(username, &pw).await;
         assert_eq!(r.status(), StatusCode::OK);
         r.json().await.unwrap()
@@ -170,15 +177,32 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
-        self.client.post(self.url(path)).bearer_auth(token).json(&body).send().await.unwrap()
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn patch_json(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
-        self.client.patch(self.url(path)).bearer_auth(token).json(&body).send().await.unwrap()
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> reqwest::Response {
-        self.client.delete(self.url(path)).bearer_auth(token).send().await.unwrap()
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn upload(&self, token: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
@@ -201,7 +225,10 @@ impl Drop for TestApp {
             // Drop the test database from a thread of its own: Drop cannot await.
             let db = self.state.db.clone();
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(async move {
                     use sqlx::Connection;
                     db.close().await;
@@ -229,11 +256,16 @@ pub async fn assert_problem(resp: reqwest::Response, status: u16) -> String {
         .unwrap_or_default();
     let body = resp.text().await.unwrap();
     assert_eq!(got, status, "want {status}, got {got}: {body}");
-    assert!(ctype.starts_with("application/problem+json"), "content-type {ctype}: {body}");
+    assert!(
+        ctype.starts_with("application/problem+json"),
+        "content-type {ctype}: {body}"
+    );
     let v: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("problem body is JSON: {body}"));
     assert_eq!(v["status"], status, "{body}");
     assert!(v["title"].is_string(), "{body}");
-    let detail = v["detail"].as_str().unwrap_or_else(|| panic!("problem has a detail: {body}"));
+    let detail = v["detail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("problem has a detail: {body}"));
     assert!(!detail.is_empty());
     detail.to_string()
 }
