@@ -30,6 +30,14 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         bind: Option<String>,
     },
+    /// Runs background job workers only (no HTTP), for scaling out beside
+    /// `serve` instances on the same database. Stops on SIGTERM/SIGINT after
+    /// finishing the job in hand.
+    Worker {
+        /// Concurrent jobs in this process.
+        #[arg(long, default_value_t = 2)]
+        concurrency: usize,
+    },
     /// Applies pending database migrations and exits.
     Migrate,
     /// Manages users.
@@ -41,6 +49,13 @@ enum Command {
     Extract {
         file: PathBuf,
         #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+        format: OutFormat,
+    },
+    /// Analyses a document (any format `extract` reads) and prints the
+    /// analysis JSON, or with `--format text` the cast as a table.
+    Analyze {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = OutFormat::Json)]
         format: OutFormat,
     },
     /// Prints the OpenAPI 3.1 document of the API.
@@ -113,6 +128,26 @@ fn run(cli: Cli) -> Result<()> {
                 Ok(())
             })
         }
+        Command::Worker { concurrency } => {
+            let config = load_config()?;
+            runtime()?.block_on(async move {
+                let state = dramatis_server::start(config).await?;
+                let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+                let handles = dramatis_server::worker::spawn(&state, concurrency.max(1), stop_rx);
+                tracing::info!(
+                    concurrency,
+                    database = state.db.backend().name(),
+                    "dramatis worker running"
+                );
+                dramatis_server::shutdown_signal().await;
+                let _ = stop_tx.send(true);
+                for h in handles {
+                    let _ = h.await;
+                }
+                state.db.close().await;
+                Ok(())
+            })
+        }
         Command::Migrate => {
             let config = load_config()?;
             runtime()?.block_on(async move {
@@ -166,9 +201,96 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Analyze { file, format } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let name = file.file_name().and_then(|n| n.to_str());
+            let doc = reader::read(&bytes, name, &reader::Limits::default())
+                .with_context(|| format!("cannot extract {}", file.display()))?;
+            let sections: Vec<nlp::Section> = doc
+                .sections
+                .iter()
+                .map(|s| nlp::Section {
+                    title: s.title.clone(),
+                    start: s.start,
+                    end: s.end,
+                })
+                .collect();
+            let analysis = nlp::analyze(&doc.text, &sections);
+            match format {
+                OutFormat::Json => println!("{}", serde_json::to_string(&analysis)?),
+                OutFormat::Text => print_cast(&doc, &analysis),
+            }
+            Ok(())
+        }
         Command::Openapi => {
             println!("{}", dramatis_server::openapi_json());
             Ok(())
         }
+    }
+}
+
+/// The cast as a table: name, aliases, gender, mentions, quotes, top relations.
+fn print_cast(doc: &reader::Document, a: &nlp::Analysis) {
+    let names: std::collections::HashMap<&str, &str> =
+        a.characters.iter().map(|c| (c.id.as_str(), c.name.as_str())).collect();
+    println!(
+        "{} — {} words, {} sentences, {} characters, {} quotes",
+        doc.title.as_deref().unwrap_or("(untitled)"),
+        a.stats.words,
+        a.stats.sentences,
+        a.characters.len(),
+        a.quotes.len()
+    );
+    println!();
+    println!(
+        "{:<28} {:<8} {:>8} {:>7}  {:<40} top relations",
+        "name", "gender", "mentions", "quotes", "aliases"
+    );
+    for c in &a.characters {
+        let aliases: Vec<&str> = c
+            .aliases
+            .iter()
+            .map(String::as_str)
+            .filter(|x| *x != c.name)
+            .take(4)
+            .collect();
+        let mut ties: Vec<&nlp::Relationship> = a
+            .relationships
+            .iter()
+            .filter(|r| r.source == c.id || r.target == c.id)
+            .collect();
+        ties.sort_by(|x, y| y.weight.partial_cmp(&x.weight).unwrap_or(std::cmp::Ordering::Equal));
+        let top: Vec<&str> = ties
+            .iter()
+            .take(3)
+            .filter_map(|r| {
+                names
+                    .get(if r.source == c.id {
+                        r.target.as_str()
+                    } else {
+                        r.source.as_str()
+                    })
+                    .copied()
+            })
+            .collect();
+        println!(
+            "{:<28} {:<8} {:>8} {:>7}  {:<40} {}",
+            truncate(&c.name, 28),
+            c.gender.as_deref().unwrap_or("-"),
+            c.mention_count,
+            c.quote_count,
+            truncate(&aliases.join(", "), 40),
+            top.join(", ")
+        );
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
     }
 }

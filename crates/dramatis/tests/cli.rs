@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 fn dramatis(dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_dramatis"));
-    c.current_dir(dir).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    c.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     c
 }
 
@@ -57,15 +59,26 @@ fn migrate_and_user_create() {
     let dir = tempfile::tempdir().unwrap();
     let out = dramatis(dir.path()).arg("migrate").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(dir.path().join("data/dramatis.db").exists(), "SQLite file under ./data by default");
+    assert!(
+        dir.path().join("data/dramatis.db").exists(),
+        "SQLite file under ./data by default"
+    );
     let create = |name: &str, pw: &str, admin: bool| {
         let mut c = dramatis(dir.path());
-        c.args(["user", "create", name]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.args(["user", "create", name])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         if admin {
             c.arg("--admin");
         }
         let mut child = c.spawn().unwrap();
-        child.stdin.take().unwrap().write_all(format!("{pw}\n").as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{pw}\n").as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     };
     let out = create("boss", "Sup3r-Secret-Pw", true);
@@ -81,7 +94,11 @@ fn migrate_and_user_create() {
 #[test]
 fn serve_answers_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = dramatis(dir.path())
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
@@ -93,7 +110,8 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     while start.elapsed() < Duration::from_secs(30) {
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             use std::io::Read;
-            s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+            s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
             let mut buf = String::new();
             let _ = s.read_to_string(&mut buf);
             if buf.starts_with("HTTP/1.1 200") && buf.contains("healthy") {
@@ -106,7 +124,10 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     assert!(answered, "serve did not answer /health");
     #[cfg(unix)]
     {
-        let ok = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(ok.success());
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -120,7 +141,10 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     }
     #[cfg(not(unix))]
     child.kill().unwrap();
-    assert!(dir.path().join("data/secret_key").exists(), "development secret kept under ./data");
+    assert!(
+        dir.path().join("data/secret_key").exists(),
+        "development secret kept under ./data"
+    );
 }
 
 #[test]
@@ -128,13 +152,22 @@ fn extract_prints_text_and_json() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("note.txt");
     std::fs::write(&file, "It is a truth universally acknowledged.\n").unwrap();
-    let out = dramatis(dir.path()).args(["extract", file.to_str().unwrap()]).output().unwrap();
+    let out = dramatis(dir.path())
+        .args(["extract", file.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("universally acknowledged"));
-    let out = dramatis(dir.path()).args(["extract", file.to_str().unwrap(), "--format", "json"]).output().unwrap();
+    let out = dramatis(dir.path())
+        .args(["extract", file.to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["format"], "text");
-    let out = dramatis(dir.path()).args(["extract", "/nonexistent/file.pdf"]).output().unwrap();
+    let out = dramatis(dir.path())
+        .args(["extract", "/nonexistent/file.pdf"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
 }
 

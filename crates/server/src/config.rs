@@ -42,6 +42,8 @@ pub struct Config {
     pub log_filter: String,
     /// Concurrent password hashes (Argon2id is memory- and CPU-hungry).
     pub hash_concurrency: usize,
+    /// Job workers inside `serve` (0: none, jobs wait for `dramatis worker`).
+    pub workers: usize,
 }
 
 /// Everything wrong with the configuration, one line per problem.
@@ -342,6 +344,7 @@ impl Config {
         } else {
             cpus
         };
+        let workers = c.number::<usize>("DRAMATIS_WORKERS", 0, 64).unwrap_or(2);
         let log_filter = c.raw("DRAMATIS_LOG").unwrap_or_else(|| "info".into());
         if let Some(unknown) = src
             .vars
@@ -372,6 +375,7 @@ impl Config {
             db_max_connections: db_max,
             log_filter,
             hash_concurrency,
+            workers,
         })
     }
 

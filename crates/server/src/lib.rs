@@ -15,14 +15,18 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod extract;
+pub mod jobs;
 pub mod middleware;
 pub mod openapi;
+pub mod pipeline;
 pub mod routes;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
 pub mod users;
+pub mod worker;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -156,11 +160,13 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
     let tokens = auth::tokens::TokenService::new(secret.as_bytes(), config.access_token_ttl, config.refresh_token_ttl);
     Ok(AppState {
         config: Arc::new(config),
-        db,
+        db: db.clone(),
         storage,
         tokens: Arc::new(tokens),
         hasher,
         limiter: Arc::new(auth::rate_limit::LoginLimiter::default()),
+        queue: jobs::Queue::new(db.clone()),
+        events: events::EventBus::new(db.clone()),
         ready: Arc::new(AtomicBool::new(true)),
         started: Instant::now(),
         metrics: metrics_handle(),
@@ -176,8 +182,11 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::characters::router())
         .merge(routes::documents::router())
         .merge(routes::users::router())
+        .merge(routes::jobs::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(timeout, middleware::timeout));
+    // Long-lived streams get no request timeout.
+    let streams = routes::events::router();
     let uploads = routes::documents::upload_router()
         .layer(DefaultBodyLimit::max(max_upload.saturating_add(1024 * 1024)))
         .layer(axum::middleware::from_fn_with_state(
@@ -185,7 +194,7 @@ pub fn router(state: AppState) -> Router {
             middleware::timeout,
         ));
     let (app, spec) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .nest("/api/v1", api.merge(uploads))
+        .nest("/api/v1", api.merge(uploads).merge(streams))
         .merge(routes::health::router())
         .split_for_parts();
     let spec = Arc::new(spec.to_pretty_json().unwrap_or_else(|_| "{}".into()));
@@ -220,7 +229,9 @@ pub fn openapi_json() -> String {
                 .merge(routes::characters::router())
                 .merge(routes::documents::router())
                 .merge(routes::documents::upload_router())
-                .merge(routes::users::router()),
+                .merge(routes::users::router())
+                .merge(routes::jobs::router())
+                .merge(routes::events::router()),
         )
         .merge(routes::health::router())
         .split_for_parts();
@@ -260,10 +271,15 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let db = state.db.clone();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let workers = worker::spawn(&state, state.config.workers, stop_rx);
     let app = router(state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;
+    // Workers finish the job in hand (bounded: its lease makes it safe to abandon).
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(worker::LEASE, futures_util::future::join_all(workers)).await;
     db.close().await;
     Ok(())
 }

@@ -19,6 +19,8 @@ use utoipa::openapi::security::{Flow, HttpAuthScheme, HttpBuilder, OAuth2, Passw
         (name = "auth", description = "Accounts and tokens"),
         (name = "characters", description = "Personas to chat with"),
         (name = "documents", description = "Uploaded books and their analysis"),
+        (name = "jobs", description = "Background work: analysis progress, cancellation"),
+        (name = "events", description = "Real-time events over WebSocket and Server-Sent Events"),
         (name = "users", description = "Administration"),
         (name = "health", description = "Liveness, readiness, dependencies"),
     )

@@ -7,6 +7,8 @@ use crate::auth::rate_limit::LoginLimiter;
 use crate::auth::tokens::TokenService;
 use crate::config::Config;
 use crate::db::Db;
+use crate::events::EventBus;
+use crate::jobs::Queue;
 use crate::storage::Storage;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
@@ -21,6 +23,8 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     pub hasher: PasswordHasher,
     pub limiter: Arc<LoginLimiter>,
+    pub queue: Queue,
+    pub events: EventBus,
     /// Set once migrations are applied; `/health/ready` answers 503 before.
     pub ready: Arc<AtomicBool>,
     pub started: Instant,

@@ -7,7 +7,10 @@
 use super::{Backend, Db, DbError};
 
 /// `(version, sql)`, in order. Never edit an applied file: add a new one.
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../../migrations/0001_init.sql")),
+    ("0002_pipeline", include_str!("../../migrations/0002_pipeline.sql")),
+];
 
 const CREATE: &str =
     "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)";

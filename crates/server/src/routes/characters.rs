@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     "id": "6a1d…", "name": "Elizabeth Bennet", "description": "The second of the five Bennet sisters.",
     "personality": "witty, proud of her judgement", "speech_style": "quick, ironic", "scenario": "",
     "greeting": "How do you do?", "example_dialogue": "", "tags": ["austen"], "avatar_url": null,
-    "document_id": null, "owner_id": "3f0c…", "created_at": "2026-11-27T16:43:01.123456Z", "updated_at": "2026-11-27T16:43:01.123456Z"}))]
+    "document_id": null, "aliases": ["Lizzy", "Eliza"], "gender": "she/her", "stats": {}, "edited": false, "owner_id": "3f0c…", "created_at": "2026-11-27T16:43:01.123456Z", "updated_at": "2026-11-27T16:43:01.123456Z"}))]
 pub struct Character {
     pub id: Uuid,
     pub name: String,
@@ -41,13 +41,22 @@ pub struct Character {
     pub avatar_url: Option<String>,
     /// The document this character was found in, if any.
     pub document_id: Option<Uuid>,
+    /// Other names the book uses for the character.
+    pub aliases: Vec<String>,
+    /// `she/her`, `he/him`, `they/them` or null.
+    pub gender: Option<String>,
+    /// What the analysis measured (mentions, lines of dialogue, first appearance).
+    #[schema(value_type = Object)]
+    pub stats: serde_json::Value,
+    /// True once the user changed a character made from a book: re-analysis leaves it alone.
+    pub edited: bool,
     pub owner_id: Uuid,
     pub created_at: String,
     pub updated_at: String,
 }
 
 const COLS: &str = "id, user_id, document_id, name, description, personality, speech_style, scenario, greeting, \
-                    example_dialogue, tags, avatar_url, created_at, updated_at";
+                    example_dialogue, tags, avatar_url, aliases, gender, stats, edited, created_at, updated_at";
 
 impl FromRow for Character {
     fn from_row(r: &Row) -> Result<Self, DbError> {
@@ -64,6 +73,10 @@ impl FromRow for Character {
             tags: serde_json::from_str(&tags).unwrap_or_default(),
             avatar_url: r.get("avatar_url")?,
             document_id: r.get("document_id")?,
+            aliases: serde_json::from_str(&r.get::<String>("aliases")?).unwrap_or_default(),
+            gender: r.get("gender")?,
+            stats: serde_json::from_str(&r.get::<String>("stats")?).unwrap_or_default(),
+            edited: r.get("edited")?,
             owner_id: r.get("user_id")?,
             created_at: r.get("created_at")?,
             updated_at: r.get("updated_at")?,
@@ -400,6 +413,7 @@ async fn patch_character(
         sets.push(("document_id", doc.into()));
     }
     if !sets.is_empty() {
+        sets.push(("edited", 1i64.into()));
         sets.push(("updated_at", now().into()));
         let assignments: Vec<String> = sets
             .iter()

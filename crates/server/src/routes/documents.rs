@@ -15,8 +15,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::http::StatusCode;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -25,6 +25,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_documents))
         .routes(routes!(get_document, delete_document))
+        .routes(routes!(analyze_document))
+        .routes(routes!(document_text))
+        .routes(routes!(document_analysis))
 }
 
 /// The upload route alone: it gets its own body limit and timeout.
@@ -54,13 +57,21 @@ pub struct DocumentOut {
     pub authors: Vec<String>,
     pub language: Option<String>,
     pub word_count: Option<i64>,
+    /// Document statistics from the analysis (words, sentences, reading time, …).
+    #[schema(value_type = Option<Object>)]
+    pub stats: Option<serde_json::Value>,
+    /// Headings and chapters: `{title, level, start, end}` in chars.
+    #[schema(value_type = Vec<Object>)]
+    pub sections: serde_json::Value,
+    /// The latest analysis job.
+    pub job_id: Option<Uuid>,
     pub owner_id: Uuid,
     pub created_at: String,
     pub updated_at: String,
 }
 
 const COLS: &str = "id, user_id, filename, format, content_type, size_bytes, sha256, status, error, title, authors, \
-                    language, word_count, created_at, updated_at";
+                    language, word_count, stats, sections, job_id, created_at, updated_at";
 
 impl FromRow for DocumentOut {
     fn from_row(r: &Row) -> Result<Self, DbError> {
@@ -78,6 +89,11 @@ impl FromRow for DocumentOut {
             authors: serde_json::from_str(&authors).unwrap_or_default(),
             language: r.get("language")?,
             word_count: r.get("word_count")?,
+            stats: r
+                .get::<Option<String>>("stats")?
+                .and_then(|s| serde_json::from_str(&s).ok()),
+            sections: serde_json::from_str(&r.get::<String>("sections")?).unwrap_or_default(),
+            job_id: r.get("job_id")?,
             owner_id: r.get("user_id")?,
             created_at: r.get("created_at")?,
             updated_at: r.get("updated_at")?,
@@ -209,6 +225,7 @@ async fn upload_document(
                 &params![id, user.id, filename, format_name, content_type, size, sha, t],
             )
             .await?;
+        crate::pipeline::enqueue(&state, user.id, id).await?;
         return Ok((StatusCode::CREATED, Json(load(&state, &user, id).await?)));
     }
 }
@@ -303,10 +320,19 @@ async fn delete_document(
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
     let doc = load(&state, &user, id).await?;
-    state
-        .db
-        .execute("DELETE FROM documents WHERE id = $1", &params![id])
-        .await?;
+    // Characters made from the document go with it unless the user edited
+    // them; edited ones stay, unlinked (the foreign key sets it null).
+    let mut tx = state.db.begin().await?;
+    tx.execute(
+        "DELETE FROM characters WHERE document_id = $1 AND edited = 0",
+        &params![id],
+    )
+    .await?;
+    tx.execute("DELETE FROM documents WHERE id = $1", &params![id]).await?;
+    tx.commit().await?;
+    if let Some(job) = doc.job_id {
+        let _ = state.queue.cancel(job).await;
+    }
     let others = state
         .db
         .fetch_one(
@@ -335,4 +361,152 @@ mod tests {
         assert_eq!(sanitize_filename(""), "upload");
         assert!(sanitize_filename(&"é".repeat(300)).len() <= 255);
     }
+}
+
+/// The job that (re-)analyses a document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobAccepted {
+    pub job_id: Uuid,
+    pub document_id: Uuid,
+    pub status: &'static str,
+}
+
+/// Re-runs the analysis of a document (202 with the job id).
+#[utoipa::path(post, path = "/documents/{id}/analyze", tag = "documents",
+    security(("OAuth2PasswordBearer" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path, description = "document id")),
+    responses(
+        (status = 202, description = "queued", body = JobAccepted),
+        (status = 404, description = "no such document of yours", body = Problem),
+    ))]
+async fn analyze_document(
+    State(state): State<AppState>,
+    user: AuthUser,
+    IdPath(id): IdPath,
+) -> Result<(StatusCode, Json<JobAccepted>), ApiError> {
+    let doc = load(&state, &user, id).await?;
+    let job_id = crate::pipeline::enqueue(&state, doc.owner_id, id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(JobAccepted {
+            job_id,
+            document_id: id,
+            status: "queued",
+        }),
+    ))
+}
+
+/// A char range of the text.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TextRange {
+    /// First char (default 0).
+    pub start: Option<i64>,
+    /// One past the last char (default: the end).
+    pub end: Option<i64>,
+}
+
+/// Extracted text, or a char range of it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentText {
+    pub document_id: Uuid,
+    pub start: i64,
+    pub end: i64,
+    /// Chars in the whole text.
+    pub total_chars: i64,
+    pub text: String,
+}
+
+async fn stored_text(state: &AppState, doc: &DocumentOut) -> Result<(String, i64), ApiError> {
+    let row = state
+        .db
+        .fetch_optional(
+            "SELECT text, char_count FROM document_texts WHERE document_id = $1",
+            &params![doc.id],
+        )
+        .await?
+        .ok_or_else(|| ApiError::Conflict(format!("the document is not analysed yet (status: {})", doc.status)))?;
+    Ok((row.get("text")?, row.get("char_count")?))
+}
+
+/// The extracted text (`?start=&end=` in chars for a part of it).
+#[utoipa::path(get, path = "/documents/{id}/text", tag = "documents",
+    security(("OAuth2PasswordBearer" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path, description = "document id"), TextRange),
+    responses(
+        (status = 200, description = "the text", body = DocumentText),
+        (status = 404, description = "no such document of yours", body = Problem),
+        (status = 409, description = "not extracted yet", body = Problem),
+        (status = 422, description = "bad range", body = Problem),
+    ))]
+async fn document_text(
+    State(state): State<AppState>,
+    user: AuthUser,
+    IdPath(id): IdPath,
+    ApiQuery(range): ApiQuery<TextRange>,
+) -> Result<Json<DocumentText>, ApiError> {
+    let doc = load(&state, &user, id).await?;
+    let (text, total) = stored_text(&state, &doc).await?;
+    let start = range.start.unwrap_or(0);
+    let end = range.end.unwrap_or(total);
+    if start < 0 || end < start || end > total {
+        return Err(ApiError::Unprocessable(format!(
+            "the range must satisfy 0 <= start <= end <= {total}; got start={start}, end={end}"
+        )));
+    }
+    let text = if start == 0 && end == total {
+        text
+    } else {
+        text.chars().skip(start as usize).take((end - start) as usize).collect()
+    };
+    Ok(Json(DocumentText {
+        document_id: id,
+        start,
+        end,
+        total_chars: total,
+        text,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AnalysisParams {
+    /// `text` to include the extracted text.
+    pub include: Option<String>,
+}
+
+/// The analysis JSON: stats, sections, characters, mentions, quotes,
+/// relationships (char offsets into the text).
+#[utoipa::path(get, path = "/documents/{id}/analysis", tag = "documents",
+    security(("OAuth2PasswordBearer" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path, description = "document id"), AnalysisParams),
+    responses(
+        (status = 200, description = "the analysis", body = Object),
+        (status = 404, description = "no such document of yours", body = Problem),
+        (status = 409, description = "not analysed yet", body = Problem),
+    ))]
+async fn document_analysis(
+    State(state): State<AppState>,
+    user: AuthUser,
+    IdPath(id): IdPath,
+    ApiQuery(params): ApiQuery<AnalysisParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let doc = load(&state, &user, id).await?;
+    let row = state
+        .db
+        .fetch_optional("SELECT data FROM analyses WHERE document_id = $1", &params![id])
+        .await?
+        .ok_or_else(|| ApiError::Conflict(format!("the document is not analysed yet (status: {})", doc.status)))?;
+    let mut data: serde_json::Value = serde_json::from_str(&row.get::<String>("data")?).map_err(ApiError::internal)?;
+    if params
+        .include
+        .as_deref()
+        .is_some_and(|i| i.split(',').any(|p| p.trim() == "text"))
+    {
+        let (text, _) = stored_text(&state, &doc).await?;
+        if let Some(o) = data.as_object_mut() {
+            o.insert("text".into(), serde_json::Value::String(text));
+        }
+    }
+    Ok(Json(data))
 }

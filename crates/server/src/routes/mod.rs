@@ -4,7 +4,9 @@ pub mod auth;
 pub mod characters;
 pub mod docs;
 pub mod documents;
+pub mod events;
 pub mod health;
+pub mod jobs;
 pub mod users;
 
 use axum::extract::{ConnectInfo, FromRequestParts};

@@ -1,0 +1,584 @@
+//! The analysis pipeline, run as a job: extract (reader) → analyse (nlp) →
+//! persist (text, sections, passages, quotes, the analysis) → characters.
+//!
+//! Every step is idempotent: persisting replaces whatever an earlier attempt
+//! or an earlier analysis stored for the document, in one transaction, and
+//! characters are matched by their canonical name (`source_key`), so a
+//! retried or repeated job never duplicates anything. Characters the user
+//! edited are left as they are.
+//!
+//! The CPU-bound steps run on blocking threads; progress is reported after
+//! each stage, and a cancellation request is honoured between stages.
+
+use crate::db::{Tx, now};
+use crate::jobs::Job;
+use crate::params;
+use crate::state::AppState;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Why a job attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Retrying cannot help (a corrupt or unsupported file): the job is dead at once.
+    #[error("{0}")]
+    Permanent(String),
+    /// May succeed on a later attempt (database or storage trouble).
+    #[error("{0}")]
+    Retry(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl From<crate::db::DbError> for JobError {
+    fn from(e: crate::db::DbError) -> Self {
+        JobError::Retry(e.to_string())
+    }
+}
+
+/// Target size of a retrievable passage, in chars; passages end at paragraph
+/// boundaries, so most are a little shorter or longer.
+const PASSAGE_CHARS: usize = 1200;
+
+/// The job kind that runs this pipeline.
+pub const KIND: &str = "analyze_document";
+
+/// Enqueues an analysis of `document_id` and links the job to the document.
+pub async fn enqueue(state: &AppState, user_id: Uuid, document_id: Uuid) -> Result<Uuid, crate::db::DbError> {
+    // Announced first, so `job.queued` precedes every event of the job.
+    let job = Uuid::new_v4();
+    let _ = state
+        .events
+        .publish(
+            user_id,
+            "job.queued",
+            json!({"job_id": job, "document_id": document_id, "kind": KIND}),
+        )
+        .await;
+    state
+        .db
+        .execute(
+            "UPDATE documents SET job_id = $2, status = 'queued', error = NULL, updated_at = $3 WHERE id = $1",
+            &params![document_id, job, now()],
+        )
+        .await?;
+    state
+        .queue
+        .enqueue(job, KIND, Some(user_id), json!({"document_id": document_id}), 3)
+        .await?;
+    Ok(job)
+}
+
+struct Progress<'a> {
+    state: &'a AppState,
+    job: &'a Job,
+    user: Uuid,
+    document: Uuid,
+}
+
+impl Progress<'_> {
+    async fn report(&self, stage: &str, percent: u32, counts: Value) -> Result<(), JobError> {
+        let p = json!({"stage": stage, "percent": percent, "counts": counts});
+        self.state.queue.set_progress(self.job.id, &p).await?;
+        let _ = self
+            .state
+            .events
+            .publish(
+                self.user,
+                "job.progress",
+                json!({"job_id": self.job.id, "document_id": self.document, "stage": stage,
+                       "percent": percent, "counts": counts}),
+            )
+            .await;
+        if self.state.queue.cancel_requested(self.job.id).await? {
+            return Err(JobError::Cancelled);
+        }
+        Ok(())
+    }
+}
+
+/// Runs the pipeline for the job's document.
+pub async fn run(state: &AppState, job: &Job) -> Result<Value, JobError> {
+    let document: Uuid = job
+        .payload
+        .get("document_id")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| JobError::Permanent("the job has no document_id".into()))?;
+    let row = state
+        .db
+        .fetch_optional(
+            "SELECT user_id, filename, sha256 FROM documents WHERE id = $1",
+            &params![document],
+        )
+        .await?
+        .ok_or_else(|| JobError::Permanent("the document was deleted".into()))?;
+    let user: Uuid = row.get("user_id")?;
+    let filename: String = row.get("filename")?;
+    let sha: String = row.get("sha256")?;
+    let p = Progress {
+        state,
+        job,
+        user,
+        document,
+    };
+    set_status(state, document, "processing", None).await?;
+    p.report("extract", 5, json!({})).await?;
+
+    let bytes = state
+        .storage
+        .read(&sha)
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))?;
+    let doc = tokio::task::spawn_blocking(move || reader::read(&bytes, Some(&filename), &reader::Limits::default()))
+        .await
+        .map_err(|e| JobError::Retry(format!("extraction crashed: {e}")))?
+        .map_err(|e| JobError::Permanent(format!("cannot read the document: {e}")))?;
+    let char_count = doc.text.chars().count();
+    p.report(
+        "extract",
+        30,
+        json!({"chars": char_count, "sections": doc.sections.len()}),
+    )
+    .await?;
+
+    let sections: Vec<nlp::Section> = doc
+        .sections
+        .iter()
+        .map(|s| nlp::Section {
+            title: s.title.clone(),
+            start: s.start,
+            end: s.end,
+        })
+        .collect();
+    let (doc, analysis) = tokio::task::spawn_blocking(move || {
+        let a = nlp::analyze(&doc.text, &sections);
+        (doc, a)
+    })
+    .await
+    .map_err(|e| JobError::Retry(format!("analysis crashed: {e}")))?;
+    p.report(
+        "analyze",
+        60,
+        json!({"characters": analysis.characters.len(), "quotes": analysis.quotes.len(),
+               "mentions": analysis.mentions.len()}),
+    )
+    .await?;
+
+    let stored = persist(state, user, document, &doc, &analysis).await?;
+    p.report(
+        "persist",
+        85,
+        json!({"passages": stored.passages, "quotes": stored.quotes}),
+    )
+    .await?;
+
+    let created = characters(state, user, document, &doc, &analysis).await?;
+    set_status(state, document, "ready", None).await?;
+    let result = json!({"document_id": document, "passages": stored.passages, "quotes": stored.quotes,
+                        "characters": analysis.characters.len(), "characters_created": created.len()});
+    for (id, name, fresh) in &created {
+        let kind = if *fresh {
+            "character.created"
+        } else {
+            "character.updated"
+        };
+        let _ = state
+            .events
+            .publish(
+                user,
+                kind,
+                json!({"character_id": id, "name": name, "document_id": document}),
+            )
+            .await;
+    }
+    let _ = state
+        .events
+        .publish(
+            user,
+            "document.ready",
+            json!({"document_id": document, "job_id": job.id}),
+        )
+        .await;
+    Ok(result)
+}
+
+pub async fn set_status(
+    state: &AppState,
+    document: Uuid,
+    status: &str,
+    error: Option<&str>,
+) -> Result<(), crate::db::DbError> {
+    state
+        .db
+        .execute(
+            "UPDATE documents SET status = $2, error = $3, updated_at = $4 WHERE id = $1",
+            &params![document, status, error, now()],
+        )
+        .await?;
+    Ok(())
+}
+
+struct Stored {
+    passages: usize,
+    quotes: usize,
+}
+
+/// Byte offset of every char boundary, so char ranges slice in O(1).
+fn char_starts(text: &str) -> Vec<usize> {
+    let mut v: Vec<usize> = text.char_indices().map(|(b, _)| b).collect();
+    v.push(text.len());
+    v
+}
+
+fn slice<'a>(text: &'a str, starts: &[usize], start: usize, end: usize) -> &'a str {
+    let s = starts.get(start).copied().unwrap_or(text.len());
+    let e = starts.get(end).copied().unwrap_or(text.len()).max(s);
+    &text[s..e]
+}
+
+/// Splits text into passages of about [`PASSAGE_CHARS`] at paragraph
+/// breaks; returns char ranges.
+pub fn passages(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0usize; // char offset of the current passage
+    let mut pos = 0usize; // chars consumed
+    for para in text.split("\n\n") {
+        let n = para.chars().count();
+        let end = pos + n;
+        if end - start >= PASSAGE_CHARS && end > start {
+            out.push((start, end));
+            start = end + 2;
+        }
+        pos = end + 2;
+    }
+    let total = text.chars().count();
+    if start < total {
+        out.push((start, total));
+    }
+    out.retain(|(s, e)| e > s);
+    out
+}
+
+fn section_of(sections: &[reader::Section], at: usize) -> Option<usize> {
+    sections.iter().rposition(|s| s.start <= at)
+}
+
+async fn persist(
+    state: &AppState,
+    user: Uuid,
+    document: Uuid,
+    doc: &reader::Document,
+    analysis: &nlp::Analysis,
+) -> Result<Stored, JobError> {
+    let starts = char_starts(&doc.text);
+    let ranges = passages(&doc.text);
+    let mut data = serde_json::to_value(analysis).map_err(|e| JobError::Permanent(e.to_string()))?;
+    if let Some(o) = data.as_object_mut() {
+        o.remove("text");
+    }
+    let sections = serde_json::to_string(&doc.sections).unwrap_or_else(|_| "[]".into());
+    let words = analysis.stats.words as i64;
+    let mut tx: Tx = state.db.begin().await?;
+    for table in ["document_texts", "analyses", "passages", "quotes"] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE document_id = $1"),
+            &params![document],
+        )
+        .await?;
+    }
+    tx.execute(
+        "INSERT INTO document_texts (document_id, text, sections, char_count) VALUES ($1, $2, $3, $4)",
+        &params![document, doc.text.as_str(), sections.as_str(), starts.len() - 1],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO analyses (document_id, data, created_at) VALUES ($1, $2, $3)",
+        &params![document, data.to_string(), now()],
+    )
+    .await?;
+    for (i, (s, e)) in ranges.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO passages (id, document_id, user_id, idx, section_idx, start_char, end_char, text) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &params![
+                Uuid::new_v4(),
+                document,
+                user,
+                i,
+                section_of(&doc.sections, *s).map(|x| x as i64),
+                *s,
+                *e,
+                slice(&doc.text, &starts, *s, *e)
+            ],
+        )
+        .await?;
+    }
+    for (i, q) in analysis.quotes.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO quotes (id, document_id, idx, speaker, start_char, end_char, text) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &params![
+                Uuid::new_v4(),
+                document,
+                i,
+                q.speaker.as_deref(),
+                q.start,
+                q.end,
+                slice(&doc.text, &starts, q.start, q.end)
+            ],
+        )
+        .await?;
+    }
+    tx.execute(
+        "UPDATE documents SET title = COALESCE($2, title), authors = $3, language = $4, word_count = $5, \
+         stats = $6, sections = $7, updated_at = $8 WHERE id = $1",
+        &params![
+            document,
+            doc.title.as_deref(),
+            serde_json::to_string(&doc.authors).unwrap_or_else(|_| "[]".into()),
+            doc.language.as_deref(),
+            words,
+            serde_json::to_string(&analysis.stats).unwrap_or_else(|_| "{}".into()),
+            sections,
+            now()
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Stored {
+        passages: ranges.len(),
+        quotes: analysis.quotes.len(),
+    })
+}
+
+/// How many mentions make a character worth a persona of its own.
+pub const MIN_MENTIONS: usize = 10;
+/// At most this many characters are created per document.
+pub const MAX_CHARACTERS: usize = 40;
+
+/// Creates or updates the user's characters for the document's main cast.
+/// Returns `(id, name, newly created)` for each.
+async fn characters(
+    state: &AppState,
+    user: Uuid,
+    document: Uuid,
+    doc: &reader::Document,
+    analysis: &nlp::Analysis,
+) -> Result<Vec<(Uuid, String, bool)>, JobError> {
+    let starts = char_starts(&doc.text);
+    let names: std::collections::HashMap<&str, &str> = analysis
+        .characters
+        .iter()
+        .map(|c| (c.id.as_str(), c.name.as_str()))
+        .collect();
+    let title = doc.title.clone().unwrap_or_else(|| "the book".into());
+    let mut out = Vec::new();
+    let mut tx = state.db.begin().await?;
+    let main: Vec<&nlp::Character> = analysis
+        .characters
+        .iter()
+        .filter(|c| c.mention_count >= MIN_MENTIONS)
+        .take(MAX_CHARACTERS)
+        .collect();
+    // Least prominent first, so lists (newest first) open with the lead.
+    for c in main.into_iter().rev() {
+        let lines: Vec<&str> = analysis
+            .quotes
+            .iter()
+            .filter(|q| q.speaker.as_deref() == Some(c.id.as_str()))
+            .map(|q| slice(&doc.text, &starts, q.start, q.end).trim_matches(|ch: char| "\"“”‘’' ".contains(ch)))
+            .collect();
+        let mut ties: Vec<&nlp::Relationship> = analysis
+            .relationships
+            .iter()
+            .filter(|r| r.source == c.id || r.target == c.id)
+            .collect();
+        ties.sort_by(|a, b| b.weight.partial_cmp(&a.weight).unwrap_or(std::cmp::Ordering::Equal));
+        let close: Vec<&str> = ties
+            .iter()
+            .take(3)
+            .filter_map(|r| {
+                names
+                    .get(if r.source == c.id {
+                        r.target.as_str()
+                    } else {
+                        r.source.as_str()
+                    })
+                    .copied()
+            })
+            .collect();
+        let profile = persona(c, &title, &lines, &close);
+        let key = c.name.to_lowercase();
+        let existing = tx
+            .fetch_optional(
+                "SELECT id, edited FROM characters WHERE user_id = $1 AND document_id = $2 AND source_key = $3",
+                &params![user, document, key.as_str()],
+            )
+            .await?;
+        let aliases = serde_json::to_string(&c.aliases).unwrap_or_else(|_| "[]".into());
+        let stats = json!({"mention_count": c.mention_count, "quote_count": c.quote_count,
+                           "first_mention": c.first_mention, "analysis_id": c.id})
+        .to_string();
+        let t = now();
+        match existing {
+            Some(r) if r.get::<bool>("edited")? => {}
+            Some(r) => {
+                let id: Uuid = r.get("id")?;
+                tx.execute(
+                    "UPDATE characters SET name = $2, description = $3, speech_style = $4, greeting = $5, \
+                     example_dialogue = $6, aliases = $7, gender = $8, stats = $9, updated_at = $10 WHERE id = $1",
+                    &params![
+                        id,
+                        c.name.as_str(),
+                        profile.description,
+                        profile.speech_style,
+                        profile.greeting,
+                        profile.example_dialogue,
+                        aliases,
+                        c.gender.as_deref(),
+                        stats,
+                        t
+                    ],
+                )
+                .await?;
+                out.push((id, c.name.clone(), false));
+            }
+            None => {
+                let id = Uuid::new_v4();
+                tx.execute(
+                    "INSERT INTO characters (id, user_id, document_id, name, description, speech_style, greeting, \
+                     example_dialogue, tags, source_key, aliases, gender, stats, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '[]', $9, $10, $11, $12, $13, $13)",
+                    &params![
+                        id,
+                        user,
+                        document,
+                        c.name.as_str(),
+                        profile.description,
+                        profile.speech_style,
+                        profile.greeting,
+                        profile.example_dialogue,
+                        key,
+                        aliases,
+                        c.gender.as_deref(),
+                        stats,
+                        t
+                    ],
+                )
+                .await?;
+                out.push((id, c.name.clone(), true));
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+struct Persona {
+    description: String,
+    speech_style: String,
+    greeting: String,
+    example_dialogue: String,
+}
+
+fn words(s: &str) -> usize {
+    s.split_whitespace().count()
+}
+
+/// Profile text built from what the analysis measured about a character.
+fn persona(c: &nlp::Character, title: &str, lines: &[&str], close: &[&str]) -> Persona {
+    let mut description = format!(
+        "{} is a character in {title}, mentioned {} times",
+        c.name, c.mention_count
+    );
+    if c.quote_count > 0 {
+        description.push_str(&format!(", with {} lines of dialogue", c.quote_count));
+    }
+    description.push('.');
+    let others: Vec<&str> = c
+        .aliases
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != c.name)
+        .take(5)
+        .collect();
+    if !others.is_empty() {
+        description.push_str(&format!(" Also called {}.", others.join(", ")));
+    }
+    if !close.is_empty() {
+        description.push_str(&format!(" Most often found with {}.", close.join(", ")));
+    }
+    let speech_style = if lines.is_empty() {
+        String::new()
+    } else {
+        let avg = lines.iter().map(|l| words(l)).sum::<usize>() as f64 / lines.len() as f64;
+        let questions = lines.iter().filter(|l| l.contains('?')).count() as f64 / lines.len() as f64;
+        let exclaims = lines.iter().filter(|l| l.contains('!')).count() as f64 / lines.len() as f64;
+        let length = if avg < 8.0 {
+            "short, clipped lines"
+        } else if avg < 20.0 {
+            "lines of moderate length"
+        } else {
+            "long, elaborate sentences"
+        };
+        let mut s = format!("Speaks in {length} (about {avg:.0} words a line)");
+        if questions > 0.3 {
+            s.push_str(", often asking questions");
+        }
+        if exclaims > 0.25 {
+            s.push_str(", often exclaiming");
+        }
+        s.push('.');
+        s
+    };
+    let greeting = lines
+        .iter()
+        .find(|l| (4..=40).contains(&words(l)))
+        .map(|l| l.to_string())
+        .unwrap_or_default();
+    let mut examples: Vec<&str> = lines.iter().copied().filter(|l| (8..=60).contains(&words(l))).collect();
+    examples.sort_by_key(|l| std::cmp::Reverse(words(l)));
+    let example_dialogue = examples
+        .iter()
+        .take(5)
+        .map(|l| format!("{{{{char}}}}: \"{l}\""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Persona {
+        description,
+        speech_style,
+        greeting,
+        example_dialogue,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passages_cover_the_text_at_paragraph_breaks() {
+        let para = "word ".repeat(100); // 500 chars
+        let text = [para.trim_end(); 7].join("\n\n");
+        let ps = passages(&text);
+        assert!(ps.len() >= 2);
+        assert_eq!(ps[0].0, 0);
+        assert_eq!(ps.last().unwrap().1, text.chars().count());
+        let starts = char_starts(&text);
+        for (s, e) in &ps {
+            let t = slice(&text, &starts, *s, *e);
+            assert!(!t.starts_with('\n') && !t.ends_with('\n'), "{t:?}");
+        }
+        assert!(passages("").is_empty());
+        assert_eq!(passages("Short."), vec![(0, 6)]);
+    }
+
+    #[test]
+    fn slicing_uses_char_offsets() {
+        let text = "Zoë said “hi”.";
+        let starts = char_starts(text);
+        assert_eq!(slice(text, &starts, 9, 13), "“hi”");
+        assert_eq!(slice(text, &starts, 10, 999), "hi”.");
+    }
+}

@@ -1,0 +1,155 @@
+//! Workers: loops that claim jobs and run them, inside `serve` or in a
+//! `dramatis worker` process, plus the periodic maintenance jobs.
+
+use crate::jobs::Job;
+use crate::pipeline::{self, JobError};
+use crate::state::AppState;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How long a claim lasts without a heartbeat; a worker that died is
+/// replaced after this.
+pub const LEASE: Duration = Duration::from_secs(30);
+/// How often idle workers look for work queued by other processes.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Starts `n` workers; they stop claiming when `stop` turns true and finish
+/// the job in hand.
+pub fn spawn(state: &AppState, n: usize, stop: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+    let mut handles: Vec<_> = (0..n)
+        .map(|i| {
+            let name = format!("{host}-{}-{i}", std::process::id());
+            tokio::spawn(worker_loop(state.clone(), name, stop.clone()))
+        })
+        .collect();
+    if n > 0 {
+        handles.push(tokio::spawn(maintenance(state.clone(), stop)));
+    }
+    handles
+}
+
+async fn worker_loop(state: AppState, name: String, mut stop: watch::Receiver<bool>) {
+    let notify = state.queue.notified();
+    while !*stop.borrow() {
+        match state.queue.claim(&name, LEASE).await {
+            Ok(Some(job)) => run_one(&state, &name, job).await,
+            Ok(None) => {
+                tokio::select! {
+                    _ = notify.notified() => {}
+                    _ = tokio::time::sleep(POLL) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(worker = %name, error = %e, "cannot claim jobs");
+                tokio::time::sleep(POLL * 4).await;
+            }
+        }
+    }
+}
+
+async fn run_one(state: &AppState, worker: &str, job: Job) {
+    tracing::info!(job = %job.id, kind = %job.kind, attempt = job.attempts, "job started");
+    let hb = {
+        let queue = state.queue.clone();
+        let (id, w) = (job.id, worker.to_string());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(LEASE / 3).await;
+                match queue.heartbeat(id, &w, LEASE).await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => tracing::warn!(job = %id, error = %e, "heartbeat failed"),
+                }
+            }
+        })
+    };
+    let outcome = match job.kind.as_str() {
+        pipeline::KIND => pipeline::run(state, &job).await,
+        "maintenance" => maintenance_once(state).await,
+        other => Err(JobError::Permanent(format!("unknown job kind `{other}`"))),
+    };
+    hb.abort();
+    let user = job.user_id;
+    let document = job.payload.get("document_id").cloned().unwrap_or(Value::Null);
+    let publish = |kind: &'static str, data: Value| async move {
+        if let Some(u) = user {
+            let _ = state.events.publish(u, kind, data).await;
+        }
+    };
+    match outcome {
+        Ok(result) => {
+            if let Err(e) = state.queue.succeed(job.id, worker, &result).await {
+                tracing::error!(job = %job.id, error = %e, "cannot record success");
+            }
+            publish(
+                "job.completed",
+                json!({"job_id": job.id, "document_id": document, "result": result}),
+            )
+            .await;
+            tracing::info!(job = %job.id, "job succeeded");
+        }
+        Err(JobError::Cancelled) => {
+            let _ = state.queue.mark_cancelled(job.id).await;
+            if let Some(d) = document.as_str().and_then(|d| d.parse().ok()) {
+                let _ = pipeline::set_status(state, d, "failed", Some("analysis cancelled")).await;
+            }
+            publish("job.cancelled", json!({"job_id": job.id, "document_id": document})).await;
+        }
+        Err(e) => {
+            let permanent = matches!(e, JobError::Permanent(_));
+            let mut job = job;
+            if permanent {
+                job.attempts = job.max_attempts;
+            }
+            let msg = e.to_string();
+            let status = state.queue.fail(&job, worker, &msg).await.unwrap_or("queued");
+            tracing::warn!(job = %job.id, error = %msg, status, "job attempt failed");
+            if status == "dead" {
+                if let Some(d) = document.as_str().and_then(|d| d.parse().ok()) {
+                    let _ = pipeline::set_status(state, d, "failed", Some(&msg)).await;
+                }
+                publish(
+                    "job.failed",
+                    json!({"job_id": job.id, "document_id": document, "error": msg}),
+                )
+                .await;
+            } else {
+                publish(
+                    "job.retrying",
+                    json!({"job_id": job.id, "document_id": document, "error": msg, "attempt": job.attempts}),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+/// Purges expired tokens and old events, and puts back jobs stuck with an
+/// expired lease.
+async fn maintenance_once(state: &AppState) -> Result<Value, JobError> {
+    let tokens = state.tokens.purge_expired(&state.db).await?;
+    let events = state.events.purge_older_than(Duration::from_secs(7 * 86_400)).await?;
+    let requeued = state.queue.requeue_stuck().await?;
+    Ok(json!({"tokens_purged": tokens, "events_purged": events, "jobs_requeued": requeued}))
+}
+
+/// Runs maintenance every hour (every process does; the work is idempotent).
+async fn maintenance(state: AppState, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {
+                match maintenance_once(&state).await {
+                    Ok(v) => tracing::debug!(result = %v, "maintenance"),
+                    Err(e) => tracing::warn!(error = %e, "maintenance failed"),
+                }
+            }
+            _ = stop.changed() => {
+                if *stop.borrow() { return; }
+            }
+        }
+    }
+}
