@@ -16,6 +16,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod extract;
 pub mod jobs;
 pub mod middleware;

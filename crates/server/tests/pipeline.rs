@@ -17,6 +17,7 @@ backend_tests!(
     server_sent_events_replay_with_last_event_id,
     unreadable_document_fails_with_an_error,
     jobs_api_and_ownership,
+    graph_and_exports,
 );
 
 fn shared(path: &str) -> std::path::PathBuf {
@@ -563,4 +564,60 @@ async fn queue_semantics_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_semantics_postgres() {
     queue_semantics(Backend::Postgres).await;
+}
+
+async fn graph_and_exports(app: TestApp) {
+    let t = app.token("exporter").await;
+    let d: Value = app.upload(&t, "pride.epub", pride()).await.json().await.unwrap();
+    let id = d["id"].as_str().unwrap().to_string();
+    wait_status(&app, &t, &id, "ready").await;
+    let g: Value = app
+        .get(&format!("/api/v1/documents/{id}/graph"), &t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let nodes = g["nodes"].as_array().unwrap();
+    assert!(nodes.len() >= 5);
+    assert!(nodes.iter().all(|n| n["id"].is_string() && n["label"].is_string()));
+    let ids: Vec<&str> = nodes.iter().map(|n| n["id"].as_str().unwrap()).collect();
+    for e in g["edges"].as_array().unwrap() {
+        assert!(ids.contains(&e["source"].as_str().unwrap()) && ids.contains(&e["target"].as_str().unwrap()));
+    }
+    for (format, ctype, needle) in [
+        ("json", "application/json", "\"characters\""),
+        ("md", "text/markdown", "# Pride and Prejudice"),
+        ("txt", "text/plain", "It is a truth universally acknowledged"),
+        ("csv", "text/csv", "id,name,aliases,gender"),
+        ("graphml", "application/graphml+xml", "<graphml"),
+        ("gexf", "application/gexf+xml", "<gexf"),
+        ("cypher", "application/x-cypher-query", "MERGE (c:Character"),
+    ] {
+        let r = app
+            .get(&format!("/api/v1/documents/{id}/export?format={format}"), &t)
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{format}");
+        assert!(
+            r.headers()["content-type"].to_str().unwrap().starts_with(ctype),
+            "{format}"
+        );
+        assert!(
+            r.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .contains(&format!(".{format}\""))
+        );
+        let body = r.text().await.unwrap();
+        assert!(body.contains(needle), "{format}: {}", &body[..body.len().min(300)]);
+        if format == "graphml" || format == "gexf" {
+            assert!(body.trim_end().ends_with(&format!("</{format}>")), "{format} closes");
+        }
+    }
+    assert_problem(
+        app.get(&format!("/api/v1/documents/{id}/export?format=docx"), &t).await,
+        422,
+    )
+    .await;
+    let other = app.token("peeker").await;
+    assert_problem(app.get(&format!("/api/v1/documents/{id}/graph"), &other).await, 404).await;
 }

@@ -282,7 +282,15 @@ async fn documents_upload_list_get_delete(app: TestApp) {
         .json()
         .await
         .unwrap();
-    for k in ["id", "filename", "sha256", "size_bytes", "format", "created_at", "job_id"] {
+    for k in [
+        "id",
+        "filename",
+        "sha256",
+        "size_bytes",
+        "format",
+        "created_at",
+        "job_id",
+    ] {
         assert_eq!(got[k], d[k], "{k}");
     }
     let list: Value = app.get("/api/v1/documents?limit=5", &t).await.json().await.unwrap();

@@ -28,6 +28,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(analyze_document))
         .routes(routes!(document_text))
         .routes(routes!(document_analysis))
+        .routes(routes!(document_graph))
+        .routes(routes!(export_document))
 }
 
 /// The upload route alone: it gets its own body limit and timeout.
@@ -492,12 +494,7 @@ async fn document_analysis(
     ApiQuery(params): ApiQuery<AnalysisParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let doc = load(&state, &user, id).await?;
-    let row = state
-        .db
-        .fetch_optional("SELECT data FROM analyses WHERE document_id = $1", &params![id])
-        .await?
-        .ok_or_else(|| ApiError::Conflict(format!("the document is not analysed yet (status: {})", doc.status)))?;
-    let mut data: serde_json::Value = serde_json::from_str(&row.get::<String>("data")?).map_err(ApiError::internal)?;
+    let mut data = stored_analysis(&state, &doc).await?;
     if params
         .include
         .as_deref()
@@ -509,4 +506,116 @@ async fn document_analysis(
         }
     }
     Ok(Json(data))
+}
+
+async fn stored_analysis(state: &AppState, doc: &DocumentOut) -> Result<serde_json::Value, ApiError> {
+    let row = state
+        .db
+        .fetch_optional("SELECT data FROM analyses WHERE document_id = $1", &params![doc.id])
+        .await?
+        .ok_or_else(|| ApiError::Conflict(format!("the document is not analysed yet (status: {})", doc.status)))?;
+    serde_json::from_str(&row.get::<String>("data")?).map_err(ApiError::internal)
+}
+
+/// The relationship graph: characters as nodes, weighted ties as edges.
+#[utoipa::path(get, path = "/documents/{id}/graph", tag = "documents",
+    security(("OAuth2PasswordBearer" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path, description = "document id")),
+    responses(
+        (status = 200, description = "nodes and edges", body = crate::export::Graph),
+        (status = 404, description = "no such document of yours", body = Problem),
+        (status = 409, description = "not analysed yet", body = Problem),
+    ))]
+async fn document_graph(
+    State(state): State<AppState>,
+    user: AuthUser,
+    IdPath(id): IdPath,
+) -> Result<Json<crate::export::Graph>, ApiError> {
+    let doc = load(&state, &user, id).await?;
+    Ok(Json(crate::export::graph(&stored_analysis(&state, &doc).await?)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// `json`, `md`, `txt`, `csv`, `graphml`, `gexf` or `cypher`.
+    pub format: Option<String>,
+}
+
+/// Exports the analysis: `json`, `md` (report), `txt` (text), `csv`
+/// (characters), `graphml`/`gexf` (graph for Gephi), `cypher` (Neo4j).
+#[utoipa::path(get, path = "/documents/{id}/export", tag = "documents",
+    security(("OAuth2PasswordBearer" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path, description = "document id"), ExportParams),
+    responses(
+        (status = 200, description = "the export, as a download"),
+        (status = 404, description = "no such document of yours", body = Problem),
+        (status = 409, description = "not analysed yet", body = Problem),
+        (status = 422, description = "unknown format", body = Problem),
+    ))]
+async fn export_document(
+    State(state): State<AppState>,
+    user: AuthUser,
+    IdPath(id): IdPath,
+    ApiQuery(params): ApiQuery<ExportParams>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let format = params.format.unwrap_or_else(|| "json".into());
+    let doc = load(&state, &user, id).await?;
+    let analysis = stored_analysis(&state, &doc).await?;
+    let title = doc.title.clone().unwrap_or_else(|| doc.filename.clone());
+    let (body, ctype, ext) = match format.as_str() {
+        "json" => (
+            serde_json::to_string_pretty(&analysis).map_err(ApiError::internal)?,
+            "application/json",
+            "json",
+        ),
+        "md" => (
+            crate::export::markdown(&analysis, &title, &doc.authors),
+            "text/markdown; charset=utf-8",
+            "md",
+        ),
+        "txt" => (stored_text(&state, &doc).await?.0, "text/plain; charset=utf-8", "txt"),
+        "csv" => (crate::export::csv(&analysis), "text/csv; charset=utf-8", "csv"),
+        "graphml" => (
+            crate::export::graphml(&crate::export::graph(&analysis)),
+            "application/graphml+xml",
+            "graphml",
+        ),
+        "gexf" => (
+            crate::export::gexf(&crate::export::graph(&analysis), &title),
+            "application/gexf+xml",
+            "gexf",
+        ),
+        "cypher" => (
+            crate::export::cypher(&crate::export::graph(&analysis), &id.to_string(), &title),
+            "application/x-cypher-query; charset=utf-8",
+            "cypher",
+        ),
+        other => {
+            return Err(ApiError::Unprocessable(format!(
+                "unknown export format `{}`; use json, md, txt, csv, graphml, gexf or cypher",
+                other.chars().take(32).collect::<String>()
+            )));
+        }
+    };
+    let stem: String = doc
+        .filename
+        .rsplit_once('.')
+        .map_or(doc.filename.as_str(), |(s, _)| s)
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"{}.{ext}\"",
+        if stem.is_empty() { "document" } else { &stem }
+    );
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, ctype.to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
 }
