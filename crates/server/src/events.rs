@@ -8,6 +8,13 @@
 //! A subscriber that falls behind the channel's buffer is told it lagged and
 //! recovers from the database; it never slows the publisher or other
 //! subscribers.
+//!
+//! With `DRAMATIS_REDIS_URL` set, events travel over Redis pub/sub instead of
+//! staying in the process: every instance publishes there and every instance
+//! feeds what it hears to its own subscribers, so a WebSocket client on any
+//! API instance sees events from any worker. If Redis is unreachable at the
+//! moment of publishing, the event still reaches this process's clients and
+//! stays in the database for replay.
 
 use crate::db::{Db, DbError, now};
 use crate::params;
@@ -40,6 +47,20 @@ impl Event {
 pub struct EventBus {
     db: Db,
     tx: broadcast::Sender<Arc<Event>>,
+    redis: Option<redis::aio::ConnectionManager>,
+}
+
+/// The Redis channel all instances share.
+const REDIS_CHANNEL: &str = "dramatis:events";
+
+/// An event as it crosses Redis (with its user, which clients never see).
+#[derive(Serialize, serde::Deserialize)]
+struct Wire {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    user_id: Uuid,
+    data: serde_json::Map<String, Value>,
 }
 
 const CHANNEL: usize = 4096;
@@ -47,9 +68,34 @@ const CHANNEL: usize = 4096;
 pub const REPLAY_MAX: i64 = 1000;
 
 impl EventBus {
+    /// An in-process bus.
     pub fn new(db: Db) -> Self {
         let (tx, _) = broadcast::channel(CHANNEL);
-        EventBus { db, tx }
+        EventBus { db, tx, redis: None }
+    }
+
+    /// A bus over Redis pub/sub: connects, and starts the task that feeds
+    /// what Redis delivers to this process's subscribers.
+    pub async fn with_redis(db: Db, url: &str) -> Result<Self, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("bad Redis URL: {e}"))?;
+        let manager = redis::aio::ConnectionManager::new(client.clone())
+            .await
+            .map_err(|e| format!("cannot connect to Redis: {e}"))?;
+        let (tx, _) = broadcast::channel(CHANNEL);
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(subscribe_loop(client, tx.clone(), ready_tx));
+        // Wait for the first subscription, so nothing published after this
+        // returns can be missed.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), ready_rx).await;
+        Ok(EventBus {
+            db,
+            tx,
+            redis: Some(manager),
+        })
+    }
+
+    pub fn uses_redis(&self) -> bool {
+        self.redis.is_some()
     }
 
     /// Stores and delivers an event to `user_id`'s subscribers. `data` must
@@ -81,6 +127,24 @@ impl EventBus {
                 ],
             )
             .await?;
+        if let Some(mut redis) = self.redis.clone() {
+            let wire = Wire {
+                id: event.id.clone(),
+                kind: event.kind.clone(),
+                user_id,
+                data: event.data.clone(),
+            };
+            let payload = serde_json::to_string(&wire).unwrap_or_default();
+            let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+                .arg(REDIS_CHANNEL)
+                .arg(payload)
+                .query_async(&mut redis)
+                .await;
+            match sent {
+                Ok(_) => return Ok(event),
+                Err(e) => tracing::warn!(error = %e, "Redis publish failed; delivering locally only"),
+            }
+        }
         // No subscriber is not an error.
         let _ = self.tx.send(event.clone());
         Ok(event)
@@ -118,5 +182,44 @@ impl EventBus {
         self.db
             .execute("DELETE FROM events WHERE created_at < $1", &params![cutoff])
             .await
+    }
+}
+
+/// Subscribes to the shared channel and forwards every event to local
+/// subscribers, reconnecting after a second when the connection drops.
+async fn subscribe_loop(
+    client: redis::Client,
+    tx: broadcast::Sender<Arc<Event>>,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
+    use futures_util::StreamExt;
+    let mut ready = Some(ready);
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => {
+                if let Err(e) = pubsub.subscribe(REDIS_CHANNEL).await {
+                    tracing::warn!(error = %e, "Redis subscribe failed");
+                } else {
+                    if let Some(r) = ready.take() {
+                        let _ = r.send(());
+                    }
+                    let mut stream = pubsub.on_message();
+                    while let Some(msg) = stream.next().await {
+                        let Ok(w) = serde_json::from_slice::<Wire>(msg.get_payload_bytes()) else {
+                            continue;
+                        };
+                        let _ = tx.send(Arc::new(Event {
+                            id: w.id,
+                            kind: w.kind,
+                            user_id: w.user_id,
+                            data: w.data,
+                        }));
+                    }
+                    tracing::warn!("Redis subscription ended; reconnecting");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot subscribe to Redis events"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }

@@ -158,6 +158,12 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
             .await
             .map_err(|e| StartError::Other(format!("cannot create the development user: {e}")))?;
     }
+    let events = match &config.redis_url {
+        Some(url) => events::EventBus::with_redis(db.clone(), url)
+            .await
+            .map_err(StartError::Other)?,
+        None => events::EventBus::new(db.clone()),
+    };
     let tokens = auth::tokens::TokenService::new(secret.as_bytes(), config.access_token_ttl, config.refresh_token_ttl);
     Ok(AppState {
         config: Arc::new(config),
@@ -167,7 +173,7 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
         hasher,
         limiter: Arc::new(auth::rate_limit::LoginLimiter::default()),
         queue: jobs::Queue::new(db.clone()),
-        events: events::EventBus::new(db.clone()),
+        events,
         ready: Arc::new(AtomicBool::new(true)),
         started: Instant::now(),
         metrics: metrics_handle(),

@@ -264,7 +264,8 @@ async fn documents_upload_list_get_delete(app: TestApp) {
     assert_eq!(d["filename"], "pride.txt", "path components are dropped");
     assert_eq!(d["format"], "text");
     assert_eq!(d["size_bytes"], text.len());
-    assert_eq!(d["status"], "queued");
+    // A worker may already have picked it up.
+    assert!(["queued", "processing", "ready"].contains(&d["status"].as_str().unwrap()), "{d}");
     let sha = d["sha256"].as_str().unwrap().to_string();
     assert_eq!(sha.len(), 64);
     let blob = app

@@ -54,6 +54,31 @@ async fn create_pg_database() -> (String, String, String) {
     (format!("{prefix}/{name}"), admin, name)
 }
 
+/// A PostgreSQL database created for a test, shared by several apps.
+pub struct PgDatabase {
+    admin: String,
+    name: String,
+}
+
+impl PgDatabase {
+    pub async fn create() -> (String, PgDatabase) {
+        let (url, admin, name) = create_pg_database().await;
+        (url, PgDatabase { admin, name })
+    }
+
+    pub async fn drop_database(self) {
+        use sqlx::Connection;
+        if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin).await {
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            )))
+            .execute(&mut conn)
+            .await;
+        }
+    }
+}
+
 /// Settings for a test app; `extra` overrides the defaults.
 pub fn test_config(backend: Backend, dir: &std::path::Path, db_url: Option<&str>, extra: &[(&str, &str)]) -> Config {
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
@@ -76,7 +101,6 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
-        let dir = tempfile::tempdir().expect("tempdir");
         let (db_url, pg) = match backend {
             Backend::Sqlite => (None, None),
             Backend::Postgres => {
@@ -84,7 +108,20 @@ impl TestApp {
                 (Some(url), Some((admin, name)))
             }
         };
-        let config = test_config(backend, dir.path(), db_url.as_deref(), extra);
+        let mut app = Self::start(backend, db_url.as_deref(), extra).await;
+        app.pg = pg;
+        app
+    }
+
+    /// An app on an existing database (several apps may share one); the
+    /// database is not dropped with the app.
+    pub async fn spawn_with_db(backend: Backend, db_url: &str, extra: &[(&str, &str)]) -> TestApp {
+        Self::start(backend, Some(db_url), extra).await
+    }
+
+    async fn start(backend: Backend, db_url: Option<&str>, extra: &[(&str, &str)]) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = test_config(backend, dir.path(), db_url, extra);
         let state = dramatis_server::start(config).await.expect("app starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -100,7 +137,7 @@ impl TestApp {
             backend,
             shutdown: Some(tx),
             server: Some(server),
-            pg,
+            pg: None,
         }
     }
 
