@@ -18,6 +18,7 @@ backend_tests!(
     unreadable_document_fails_with_an_error,
     jobs_api_and_ownership,
     graph_and_exports,
+    fifty_concurrent_uploads_from_five_users,
 );
 
 fn shared(path: &str) -> std::path::PathBuf {
@@ -620,4 +621,64 @@ async fn graph_and_exports(app: TestApp) {
     .await;
     let other = app.token("peeker").await;
     assert_problem(app.get(&format!("/api/v1/documents/{id}/graph"), &other).await, 404).await;
+}
+
+async fn fifty_concurrent_uploads_from_five_users(app: TestApp) {
+    let mut tokens = Vec::new();
+    for u in 0..5 {
+        tokens.push(app.token(&format!("crowd{u}")).await);
+    }
+    let app = std::sync::Arc::new(app);
+    let mut tasks = Vec::new();
+    for (u, t) in tokens.iter().enumerate() {
+        for i in 0..10 {
+            let (app, t) = (app.clone(), t.clone());
+            tasks.push(tokio::spawn(async move {
+                let body = format!(
+                    "Chapter 1\n\n\"Good morning, Mr. Crowd{u},\" said Mrs. Number{i}. \"It is upload {i} of user {u}.\"\n"
+                );
+                let r = app.upload(&t, &format!("u{u}-{i}.txt"), body.into_bytes()).await;
+                assert_eq!(r.status(), StatusCode::CREATED);
+                r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string()
+            }));
+        }
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    for (u, t) in tokens.iter().enumerate() {
+        let mine = &ids[u * 10..u * 10 + 10];
+        for id in mine {
+            wait_status(&app, t, id, "ready").await;
+        }
+        let list: Value = app.get("/api/v1/documents?limit=100", t).await.json().await.unwrap();
+        assert_eq!(list["total"], 10, "user {u} sees exactly their own documents");
+        let listed: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap())
+            .collect();
+        assert!(mine.iter().all(|id| listed.contains(&id.as_str())));
+        // Their events mention only their documents.
+        let user_id: String = app.get("/api/v1/auth/me", t).await.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let rows = app
+            .state
+            .db
+            .fetch_all(
+                "SELECT data FROM events WHERE user_id = $1 AND type = 'document.ready'",
+                &dramatis_server::params![user_id.as_str()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 10);
+        for r in rows {
+            let data: Value = serde_json::from_str(&r.get::<String>("data").unwrap()).unwrap();
+            assert!(mine.contains(&data["document_id"].as_str().unwrap().to_string()));
+        }
+    }
 }
