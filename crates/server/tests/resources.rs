@@ -18,6 +18,7 @@ backend_tests!(
     documents_bad_uploads,
     pagination_bad_values,
     malformed_ids,
+    documents_filter_and_sort,
 );
 
 fn shared(path: &str) -> std::path::PathBuf {
@@ -265,7 +266,10 @@ async fn documents_upload_list_get_delete(app: TestApp) {
     assert_eq!(d["format"], "text");
     assert_eq!(d["size_bytes"], text.len());
     // A worker may already have picked it up.
-    assert!(["queued", "processing", "ready"].contains(&d["status"].as_str().unwrap()), "{d}");
+    assert!(
+        ["queued", "processing", "ready"].contains(&d["status"].as_str().unwrap()),
+        "{d}"
+    );
     let sha = d["sha256"].as_str().unwrap().to_string();
     assert_eq!(sha.len(), 64);
     let blob = app
@@ -433,4 +437,65 @@ async fn malformed_ids(app: TestApp) {
     }
     let missing = uuid::Uuid::new_v4();
     assert_problem(app.get(&format!("/api/v1/characters/{missing}"), &t).await, 404).await;
+}
+
+async fn documents_filter_and_sort(app: TestApp) {
+    let t = app.token("sorter").await;
+    for (name, body) in [
+        ("b.md", "# Bee\n\nText.\n"),
+        ("a.txt", "Plain words here.\n"),
+        ("c.txt", "More plain words, longer.\n"),
+    ] {
+        assert_eq!(
+            app.upload(&t, name, body.as_bytes().to_vec()).await.status(),
+            StatusCode::CREATED
+        );
+    }
+    let names = |v: Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["filename"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let v: Value = app
+        .get("/api/v1/documents?sort=filename", &t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(v), ["a.txt", "b.md", "c.txt"]);
+    let v: Value = app
+        .get("/api/v1/documents?sort=-filename", &t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(v), ["c.txt", "b.md", "a.txt"]);
+    let v: Value = app
+        .get("/api/v1/documents?format=text&sort=filename", &t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["total"], 2);
+    assert_eq!(names(v), ["a.txt", "c.txt"]);
+    let v: Value = app
+        .get("/api/v1/documents?format=markdown", &t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(v), ["b.md"]);
+    let v: Value = app
+        .get("/api/v1/documents?status=failed", &t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["total"], 0);
+    for bad in ["sort=evil;drop", "status=done", "format=exe"] {
+        assert_problem(app.get(&format!("/api/v1/documents?{bad}"), &t).await, 422).await;
+    }
 }

@@ -244,45 +244,105 @@ pub async fn load(state: &AppState, user: &AuthUser, id: Uuid) -> Result<Documen
     }
 }
 
-/// Lists the caller's documents, newest first (an admin sees everyone's).
+/// Filters and order for the document list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DocumentFilter {
+    /// `queued`, `processing`, `ready` or `failed`.
+    pub status: Option<String>,
+    /// `pdf`, `docx`, `epub`, `markdown` or `text`.
+    pub format: Option<String>,
+    /// `created_at` (default, newest first), `title`, `filename` or `size`; prefix `-` to reverse.
+    pub sort: Option<String>,
+    pub skip: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+const STATUSES: &[&str] = &["queued", "processing", "ready", "failed"];
+const FORMATS: &[&str] = &["pdf", "docx", "epub", "markdown", "text"];
+
+/// The ORDER BY for a `sort` value; only fixed texts reach the SQL.
+fn order_by(sort: Option<&str>) -> Result<&'static str, ApiError> {
+    Ok(match sort.unwrap_or("created_at") {
+        "created_at" | "-created_at" => "created_at DESC, id DESC",
+        "+created_at" | "oldest" => "created_at ASC, id ASC",
+        "title" => "COALESCE(title, filename) ASC, id ASC",
+        "-title" => "COALESCE(title, filename) DESC, id DESC",
+        "filename" => "filename ASC, id ASC",
+        "-filename" => "filename DESC, id DESC",
+        "size" => "size_bytes ASC, id ASC",
+        "-size" => "size_bytes DESC, id DESC",
+        other => {
+            return Err(ApiError::Unprocessable(format!(
+                "sort must be created_at, title, filename or size (prefix - to reverse), not `{}`",
+                other.chars().take(32).collect::<String>()
+            )));
+        }
+    })
+}
+
+/// Lists the caller's documents (an admin sees everyone's), newest first
+/// unless `sort` says otherwise, optionally filtered by status and format.
 #[utoipa::path(get, path = "/documents", tag = "documents",
     security(("OAuth2PasswordBearer" = []), ("bearer" = [])),
-    params(PageParams),
+    params(DocumentFilter),
     responses(
         (status = 200, description = "a page of documents", body = Paginated<DocumentOut>),
         (status = 401, description = "not authenticated", body = Problem),
-        (status = 422, description = "bad skip or limit", body = Problem),
+        (status = 422, description = "bad filter, sort, skip or limit", body = Problem),
     ))]
 async fn list_documents(
     State(state): State<AppState>,
     user: AuthUser,
-    ApiQuery(page): ApiQuery<PageParams>,
+    ApiQuery(f): ApiQuery<DocumentFilter>,
 ) -> Result<Json<Paginated<DocumentOut>>, ApiError> {
-    let page = page.validate()?;
-    let (filter, args) = if user.is_admin() {
-        ("", params![page.limit, page.skip].to_vec())
+    let page = PageParams {
+        skip: f.skip,
+        limit: f.limit,
+    }
+    .validate()?;
+    let order = order_by(f.sort.as_deref())?;
+    if let Some(s) = f.status.as_deref().filter(|s| !STATUSES.contains(s)) {
+        return Err(ApiError::Unprocessable(format!(
+            "status must be one of {}, not `{s}`",
+            STATUSES.join(", ")
+        )));
+    }
+    if let Some(s) = f.format.as_deref().filter(|s| !FORMATS.contains(s)) {
+        return Err(ApiError::Unprocessable(format!(
+            "format must be one of {}, not `{s}`",
+            FORMATS.join(", ")
+        )));
+    }
+    // $1 owner ('' for an admin: everyone), $2 status, $3 format ('' = any).
+    let owner = if user.is_admin() {
+        String::new()
     } else {
-        ("WHERE user_id = $3", params![page.limit, page.skip, user.id].to_vec())
+        user.id.to_string()
     };
+    let filter = "($1 = '' OR user_id = $1) AND ($2 = '' OR status = $2) AND ($3 = '' OR format = $3)";
+    let args = params![
+        owner.as_str(),
+        f.status.as_deref().unwrap_or(""),
+        f.format.as_deref().unwrap_or(""),
+        page.limit,
+        page.skip
+    ];
     let items = state
         .db
         .fetch_as(
-            &format!("SELECT {COLS} FROM documents {filter} ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"),
+            &format!("SELECT {COLS} FROM documents WHERE {filter} ORDER BY {order} LIMIT $4 OFFSET $5"),
             &args,
         )
         .await?;
-    let total = if user.is_admin() {
-        state.db.fetch_one("SELECT COUNT(*) AS n FROM documents", &[]).await?
-    } else {
-        state
-            .db
-            .fetch_one(
-                "SELECT COUNT(*) AS n FROM documents WHERE user_id = $1",
-                &params![user.id],
-            )
-            .await?
-    }
-    .get("n")?;
+    let total = state
+        .db
+        .fetch_one(
+            &format!("SELECT COUNT(*) AS n FROM documents WHERE {filter}"),
+            &args[..3],
+        )
+        .await?
+        .get("n")?;
     Ok(Json(Paginated {
         items,
         total,
