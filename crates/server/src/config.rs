@@ -44,6 +44,8 @@ pub struct Config {
     pub hash_concurrency: usize,
     /// Job workers inside `serve` (0: none, jobs wait for `dramatis worker`).
     pub workers: usize,
+    /// How long a claimed job stays a worker's without a heartbeat.
+    pub job_lease: Duration,
 }
 
 /// Everything wrong with the configuration, one line per problem.
@@ -345,6 +347,7 @@ impl Config {
             cpus
         };
         let workers = c.number::<usize>("DRAMATIS_WORKERS", 0, 64).unwrap_or(2);
+        let lease = c.number::<u64>("DRAMATIS_JOB_LEASE_SECS", 2, 3600).unwrap_or(30);
         let log_filter = c.raw("DRAMATIS_LOG").unwrap_or_else(|| "info".into());
         if let Some(unknown) = src
             .vars
@@ -376,6 +379,7 @@ impl Config {
             log_filter,
             hash_concurrency,
             workers,
+            job_lease: Duration::from_secs(lease),
         })
     }
 

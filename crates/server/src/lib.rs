@@ -280,13 +280,14 @@ pub async fn serve(
     let db = state.db.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workers = worker::spawn(&state, state.config.workers, stop_rx);
+    let state_lease = state.config.job_lease;
     let app = router(state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;
     // Workers finish the job in hand (bounded: its lease makes it safe to abandon).
     let _ = stop_tx.send(true);
-    let _ = tokio::time::timeout(worker::LEASE, futures_util::future::join_all(workers)).await;
+    let _ = tokio::time::timeout(state_lease, futures_util::future::join_all(workers)).await;
     db.close().await;
     Ok(())
 }

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// How long a claim lasts without a heartbeat; a worker that died is
-/// replaced after this.
+/// How long a claim lasts without a heartbeat by default
+/// (`DRAMATIS_JOB_LEASE_SECS`); a worker that died is replaced after this.
 pub const LEASE: Duration = Duration::from_secs(30);
 /// How often idle workers look for work queued by other processes.
 const POLL: Duration = Duration::from_millis(500);
@@ -33,7 +33,7 @@ pub fn spawn(state: &AppState, n: usize, stop: watch::Receiver<bool>) -> Vec<tok
 async fn worker_loop(state: AppState, name: String, mut stop: watch::Receiver<bool>) {
     let notify = state.queue.notified();
     while !*stop.borrow() {
-        match state.queue.claim(&name, LEASE).await {
+        match state.queue.claim(&name, state.config.job_lease).await {
             Ok(Some(job)) => run_one(&state, &name, job).await,
             Ok(None) => {
                 tokio::select! {
@@ -52,13 +52,14 @@ async fn worker_loop(state: AppState, name: String, mut stop: watch::Receiver<bo
 
 async fn run_one(state: &AppState, worker: &str, job: Job) {
     tracing::info!(job = %job.id, kind = %job.kind, attempt = job.attempts, "job started");
+    let lease = state.config.job_lease;
     let hb = {
         let queue = state.queue.clone();
         let (id, w) = (job.id, worker.to_string());
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(LEASE / 3).await;
-                match queue.heartbeat(id, &w, LEASE).await {
+                tokio::time::sleep(lease / 3).await;
+                match queue.heartbeat(id, &w, lease).await {
                     Ok(true) => {}
                     Ok(false) => break,
                     Err(e) => tracing::warn!(job = %id, error = %e, "heartbeat failed"),
