@@ -1,0 +1,345 @@
+//! PDF extraction on real files from the shared corpus: reading order,
+//! hyphenation, running headers, sections, encryption, scans, limits, and
+//! damaged files (cut and bit-flipped) that must give an error, never a
+//! panic or a hang.
+
+use reader::{Error, Format, Limits, read_as};
+use std::time::{Duration, Instant};
+
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/docs/pdf/");
+
+fn file(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{DIR}{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn read(name: &str) -> Result<reader::Document, Error> {
+    read_as(&file(name), Format::Pdf, &Limits::default())
+}
+
+fn text(name: &str) -> String {
+    match read(name) {
+        Ok(d) => d.text,
+        Err(e) => panic!("{name}: {e}"),
+    }
+}
+
+/// Whitespace-insensitive containment.
+fn contains(hay: &str, needle: &str) -> bool {
+    let squeeze = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    squeeze(hay).contains(&squeeze(needle))
+}
+
+#[test]
+fn libreoffice_text_and_metadata() {
+    let d = read("pypdf-002-trivial-libre-office-writer.pdf").unwrap();
+    assert_eq!(d.format, Format::Pdf);
+    assert!(d.text.contains("Lorem ipsum"), "{}", d.text);
+    assert!(!d.text.contains('\u{FFFD}'));
+}
+
+#[test]
+fn two_columns_are_read_one_after_the_other() {
+    let d = read("pypdf-multicolumn.pdf").unwrap();
+    let t = &d.text;
+    // Each paragraph is one line: the columns were not interleaved.
+    assert!(t.contains("\n\n"), "paragraphs are separated by blank lines");
+    let w = t.split_whitespace().count();
+    assert!(w > 900, "{w} words");
+}
+
+#[test]
+fn academic_paper_reading_order_hyphens_sections() {
+    let d = read("pdfjs-tracemonkey.pdf").unwrap();
+    let t = &d.text;
+    assert!(contains(
+        t,
+        "Dynamic languages such as JavaScript are more difficult to compile than statically typed ones."
+    ));
+    // A sentence that is broken across lines inside a column comes out whole.
+    assert!(contains(t, "Since no concrete type information is available"));
+    // Superscript footnote marks stay with their names.
+    assert!(t.contains("Andreas Gal"), "{}", &t[..300]);
+    // Headings found from font size (this file has no outline).
+    assert!(
+        d.sections.iter().any(|s| s.title.contains("Introduction")),
+        "{:?}",
+        d.sections
+    );
+    for s in &d.sections {
+        assert!(s.start <= s.end && s.end <= t.chars().count());
+    }
+    // Ligatures are expanded.
+    assert!(!t.contains('\u{FB01}') && !t.contains('\u{FB02}'));
+    assert_eq!(
+        d.title.as_deref(),
+        Some("Trace-based Just-in-Time Type Specialization for Dynamic Languages")
+    );
+}
+
+#[test]
+fn book_outline_headers_and_hyphenation() {
+    let d = read("pdfjs-freeculture.pdf").unwrap();
+    let t = &d.text;
+    assert_eq!(d.title.as_deref(), Some("Free Culture"));
+    assert_eq!(d.authors, vec!["Lawrence Lessig".to_string()]);
+    // Sections come from the outline, placed at their headings.
+    let chapter = d
+        .sections
+        .iter()
+        .find(|s| s.title.contains("Creators"))
+        .expect("outline has Chapter 1: Creators");
+    let at: String = t.chars().skip(chapter.start).take(40).collect();
+    assert!(at.starts_with("CHAPTER ONE"), "{at:?}");
+    assert!(d.sections.iter().any(|s| s.level == 2));
+    // The running footers ("14773_01_1-174_r9jm.qxd 3/04/04 10:51 PM Page 2")
+    // and page headers are dropped.
+    // (pdftotext keeps 183 of them; a stray one on an odd page may stay.)
+    let n = t.matches("r9jm.qxd").count();
+    assert!(n < 5, "{n} footers left");
+    // A word hyphenated at the end of a page is rejoined across the page
+    // break (and the running footer between the halves is gone), while
+    // the book's own hyphens ("so-called") stay.
+    assert!(contains(t, "necessary to protect commercial creativity"));
+    assert!(t.contains("so-called"));
+}
+
+#[test]
+fn right_to_left_lines_in_logical_order() {
+    let t = text("pdfjs-issue11656.pdf");
+    assert!(t.contains("שלום עולם"), "{t}");
+    let t = text("pdfjs-ArabicCIDTrueType.pdf");
+    // Presentation forms are normalised to letters, in logical order.
+    assert!(t.contains("العربية"), "{t}");
+}
+
+#[test]
+fn cid_fonts_with_tounicode() {
+    let t = text("pdfjs-issue12963.pdf");
+    assert!(t.split_whitespace().count() > 1000);
+    let t = text("pdfjs-bug898853.pdf");
+    assert!(!t.trim().is_empty());
+}
+
+#[test]
+fn soft_hyphens_and_overlapping_text() {
+    let t = text("tika-testOptionalHyphen.pdf");
+    assert!(!t.contains('\u{AD}'));
+    let t = text("tika-testOverlappingText.pdf");
+    assert!(t.contains("Text the first time"), "{t}");
+}
+
+#[test]
+fn empty_user_password_is_read() {
+    let t = text("tika-testPDF_protected.pdf");
+    assert!(t.split_whitespace().count() > 5000);
+}
+
+#[test]
+fn user_password_gives_encrypted() {
+    for f in [
+        "pypdf-libreoffice-writer-password.pdf",
+        "pdfjs-issue6010_1.pdf",
+        "tika-testPassword4Spaces.pdf",
+        "pdfjs-saslprep-r6.pdf",
+    ] {
+        assert!(matches!(read(f), Err(Error::Encrypted)), "{f}: {:?}", read(f));
+    }
+}
+
+#[test]
+fn scans_give_no_text_layer() {
+    assert!(matches!(read("tika-testOCR.pdf"), Err(Error::NoTextLayer)));
+    // Its xref table is broken too: rebuilt, then found to be a scan.
+    assert!(matches!(read("pdfjs-scan-bad.pdf"), Err(Error::NoTextLayer)));
+}
+
+#[test]
+fn an_empty_page_is_an_empty_document() {
+    let d = read("pdfjs-empty.pdf").unwrap();
+    assert!(d.text.is_empty());
+}
+
+#[test]
+fn broken_files_give_clear_errors() {
+    for f in [
+        "pdfjs-REDHAT-1531897-0.pdf",
+        "pdfjs-issue9418.pdf",
+        "pdfjs-Brotli-Prototype-FileA.pdf",
+    ] {
+        assert!(matches!(read(f), Err(Error::Corrupt { .. })), "{f}");
+    }
+    assert!(matches!(
+        read_as(b"%PDF-1.4\nnothing", Format::Pdf, &Limits::default()),
+        Err(Error::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn limits_are_named() {
+    let bytes = file("pdfjs-tracemonkey.pdf");
+    let small = Limits {
+        max_decompressed_bytes: 10_000,
+        ..Limits::default()
+    };
+    match read_as(&bytes, Format::Pdf, &small) {
+        Err(Error::Limit(m)) => assert!(m.contains("max_decompressed_bytes"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    let quick = Limits {
+        time_budget: Duration::ZERO,
+        ..Limits::default()
+    };
+    match read_as(&bytes, Format::Pdf, &quick) {
+        Err(Error::Limit(m)) => assert!(m.contains("time_budget"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    let tiny = Limits {
+        max_input_bytes: 100,
+        ..Limits::default()
+    };
+    assert!(matches!(read_as(&bytes, Format::Pdf, &tiny), Err(Error::Limit(_))));
+}
+
+/// A small deterministic generator for the damage tests.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+#[test]
+fn cut_and_flipped_files_never_panic_or_hang() {
+    let limits = Limits {
+        time_budget: Duration::from_secs(20),
+        ..Limits::default()
+    };
+    let mut rng = Lcg(42);
+    for name in [
+        "pypdf-002-trivial-libre-office-writer.pdf",
+        "pdfjs-issue12963.pdf",
+        "tika-testPDFVarious.pdf",
+        "pdfjs-bug898853.pdf",
+    ] {
+        let bytes = file(name);
+        let mut variants: Vec<Vec<u8>> = Vec::new();
+        for k in 1..8 {
+            variants.push(bytes[..bytes.len() * k / 8].to_vec());
+        }
+        for _ in 0..12 {
+            let mut b = bytes.clone();
+            for _ in 0..1 + rng.next() % 16 {
+                let i = (rng.next() as usize) % b.len();
+                b[i] ^= 1 << (rng.next() % 8);
+            }
+            variants.push(b);
+        }
+        for (i, v) in variants.iter().enumerate() {
+            let start = Instant::now();
+            // Any result is fine; a panic would fail the test.
+            let r = read_as(v, Format::Pdf, &limits);
+            if let Ok(d) = &r {
+                for s in &d.sections {
+                    assert!(s.start <= s.end, "{name} variant {i}");
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(25),
+                "{name} variant {i} took {:?}",
+                start.elapsed()
+            );
+        }
+    }
+}
+
+/// A minimal PDF from object bodies (object 1 is the catalog).
+fn build_pdf(objs: &[Vec<u8>]) -> Vec<u8> {
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objs.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        pdf.extend_from_slice(o);
+        pdf.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objs.len() + 1).as_bytes());
+    for o in offsets {
+        pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objs.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
+}
+
+#[test]
+fn decompression_bomb_is_a_limit() {
+    use std::io::Write;
+    // 40 MB of spaces deflate to about 40 kB.
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let chunk = vec![b' '; 1 << 20];
+    for _ in 0..40 {
+        z.write_all(&chunk).unwrap();
+    }
+    let bomb = z.finish().unwrap();
+    let mut content = format!("<< /Length {} /Filter /FlateDecode >>\nstream\n", bomb.len()).into_bytes();
+    content.extend_from_slice(&bomb);
+    content.extend_from_slice(b"\nendstream");
+    let pdf = build_pdf(&[
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>".to_vec(),
+        content,
+    ]);
+    let start = Instant::now();
+    match read_as(&pdf, Format::Pdf, &Limits::default()) {
+        Err(Error::Limit(m)) => assert!(m.contains("max_decompressed_bytes"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn self_referencing_form_is_a_limit_not_a_crash() {
+    // Page draws form 4, which draws itself.
+    let objs = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 5 0 R \
+         /Resources << /XObject << /X 4 0 R >> >> >>",
+        "<< /Type /XObject /Subtype /Form /BBox [0 0 10 10] \
+         /Resources << /XObject << /X 4 0 R >> >> /Length 5 >>\nstream\n/X Do\nendstream",
+        "<< /Length 5 >>\nstream\n/X Do\nendstream",
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objs.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objs.len() + 1).as_bytes());
+    for o in offsets {
+        pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objs.len() + 1
+        )
+        .as_bytes(),
+    );
+    match read_as(&pdf, Format::Pdf, &Limits::default()) {
+        Err(Error::Limit(m)) => assert!(m.contains("recursion"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
