@@ -1,6 +1,18 @@
 //! The literary NLP engine: `&str` in, [`Analysis`] out.
 //!
-//! Pure, deterministic, synchronous, no I/O.
+//! Pure, deterministic, synchronous, no I/O. It is not a general NLP toolkit:
+//! it does exactly what a book's cast needs — tokens, sentences, paragraphs
+//! ([`token`]), quotations ([`quotes`]), person names ([`ner`], a fitted
+//! averaged perceptron), alias clustering ([`cluster`]), speaker attribution
+//! and gender ([`speaker`]) — in a handful of linear passes over plain vectors
+//! of byte spans. Byte offsets are converted to the char offsets of the
+//! analysis JSON once, at the very end.
+
+pub mod cluster;
+pub mod ner;
+pub mod quotes;
+pub mod speaker;
+pub mod token;
 
 use serde::{Deserialize, Serialize};
 
@@ -12,17 +24,621 @@ pub struct Section {
     pub end: usize,
 }
 
+/// A character of the book.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Character {
+    /// `c1`, `c2`, … in order of decreasing mention count.
+    pub id: String,
+    /// Canonical name: the fullest frequent form.
+    pub name: String,
+    /// Every name form used for it, most frequent first (includes `name`).
+    pub aliases: Vec<String>,
+    /// `she/her`, `he/him`, `they/them` or null.
+    pub gender: Option<String>,
+    pub mention_count: usize,
+    pub quote_count: usize,
+    /// Char offset of the first mention.
+    pub first_mention: usize,
+}
+
+/// What kind of phrase a mention is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum MentionKind {
+    /// A proper name ("Mr. Bennet").
+    Prop,
+    /// A common noun phrase ("the old man").
+    Nom,
+    /// A pronoun ("she").
+    Pron,
+}
+
+/// A mention of a character; char offsets, end exclusive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mention {
+    pub start: usize,
+    pub end: usize,
+    pub character: String,
+    pub kind: MentionKind,
+}
+
+/// A quotation and its speaker (a character id), char offsets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    pub start: usize,
+    pub end: usize,
+    pub speaker: Option<String>,
+}
+
+/// A tie between two characters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Relationship {
+    pub source: String,
+    pub target: String,
+    pub weight: f64,
+    pub interactions: usize,
+}
+
 /// The analysis of one text; serialises as the analysis JSON of DESIGN.md.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Analysis {
     pub text: String,
+    /// Words, sentences, paragraphs, reading time, readability ([`stats`]).
+    pub stats: stats::Stats,
     pub sections: Vec<Section>,
+    pub characters: Vec<Character>,
+    pub mentions: Vec<Mention>,
+    pub quotes: Vec<Quote>,
+    pub relationships: Vec<Relationship>,
+}
+
+/// Everything the stages produce, in byte / token coordinates. Public so other
+/// modules (statistics, relationships, profiles) can build on it.
+pub struct Doc<'a> {
+    pub text: &'a str,
+    pub tokens: Vec<token::Token>,
+    pub sentences: Vec<token::TokSpan>,
+    pub paragraphs: Vec<token::TokSpan>,
+    pub quotes: Vec<quotes::Quote>,
+    /// Character mentions, token spans, sorted by position.
+    pub mentions: Vec<speaker::CharMention>,
+    pub characters: Vec<speaker::CharInfo>,
+    /// Speaker (character index) of each quote.
+    pub speakers: Vec<Option<usize>>,
+}
+
+/// Knobs for [`analyze_with`]; the default is what [`analyze`] uses.
+#[derive(Default, Clone, Copy)]
+pub struct Options<'m> {
+    /// A name-tagger model to use instead of the shipped `data/ner.bin`
+    /// (cross-validation runs each fold's model through the harness).
+    pub ner_model: Option<&'m ner::Model>,
+}
+
+/// Runs every stage and keeps the intermediate results.
+pub fn process(text: &str) -> Doc<'_> {
+    process_with(text, &Options::default())
+}
+
+/// [`process`] with options.
+pub fn process_with<'a>(text: &'a str, opts: &Options) -> Doc<'a> {
+    let mut tokens = token::tokenize(text);
+    let sentences = token::sentences(text, &mut tokens);
+    let paragraphs = token::paragraphs(&tokens);
+    // names
+    let stats = ner::DocStats::from_tokens(text, &tokens);
+    let mut words = Vec::with_capacity(tokens.len());
+    let mut starts = Vec::with_capacity(tokens.len());
+    for t in &tokens {
+        words.push(t.text(text));
+        starts.push(t.is(token::Token::SENT_START));
+    }
+    let seq = ner::Seq { words, starts };
+    let mut tags = ner::tag_seq(opts.ner_model.unwrap_or_else(|| ner::default_model()), &seq, &stats);
+    ner::propagate(&seq, &mut tags);
+    ner::families(&seq, &mut tags);
+    let core: Vec<(usize, usize)> = split_at_paragraphs(&tokens, ner::spans_of(&tags))
+        .into_iter()
+        .filter(|&(a, b)| !not_a_person(&seq.words, a, b))
+        .collect();
+    let forms: Vec<Vec<&str>> = core.iter().map(|&(a, b)| seq.words[a..b].to_vec()).collect();
+    let quotes = quotes::find_quotes(text, &tokens, &paragraphs);
+    let hints = gender_hints(text, &tokens, &sentences, &quotes, &core);
+    let (assign, clusters) = cluster::cluster(&forms, &hints, |w| stats.is_namey(w));
+    let names: Vec<(usize, usize, usize)> = core
+        .iter()
+        .zip(&assign)
+        .filter_map(|(&(a, b), c)| c.map(|c| (a, b, c)))
+        .map(|(a, b, c)| {
+            let (a2, b2) = extend_span(&seq.words, &tokens, a, b);
+            (a2, b2, c)
+        })
+        .collect();
+    // the per-token vectors of the tagger are not needed any more: keep the
+    // peak memory down
+    drop((seq, tags, stats, forms, hints, assign));
+    let att = speaker::attribute(text, &tokens, &sentences, &paragraphs, &quotes, &names, &clusters);
+    Doc {
+        text,
+        tokens,
+        sentences,
+        paragraphs,
+        quotes,
+        mentions: att.mentions,
+        characters: att.characters,
+        speakers: att.speakers,
+    }
+}
+
+/// A name never runs over a paragraph break (headings: "BIDDY\n\nMrs Gildea").
+/// The first he/she pronoun after each name in narration, within its
+/// sentence and before the next name: evidence of the name's gender.
+fn gender_hints(
+    text: &str,
+    toks: &[token::Token],
+    sents: &[token::TokSpan],
+    quotes: &[quotes::Quote],
+    spans: &[(usize, usize)],
+) -> Vec<Option<cluster::Gender>> {
+    let n = toks.len();
+    let mut in_q = vec![false; n];
+    for q in quotes {
+        for x in &mut in_q[q.tok_start as usize..(q.tok_end as usize).min(n)] {
+            *x = true;
+        }
+    }
+    let mut sent_end = vec![0u32; n];
+    for s in sents {
+        for x in &mut sent_end[s.start as usize..(s.end as usize).min(n)] {
+            *x = s.end;
+        }
+    }
+    spans
+        .iter()
+        .enumerate()
+        .map(|(k, &(a, b))| {
+            if b == 0 || b >= n || in_q[a] {
+                return None;
+            }
+            let next_name = spans.get(k + 1).map(|s| s.0).unwrap_or(n);
+            let end = (sent_end[b - 1] as usize).min(b + 10).min(next_name);
+            (b..end)
+                .take_while(|&j| !in_q[j])
+                .find_map(|j| match toks[j].text(text) {
+                    "he" | "He" => Some(cluster::Gender::Male),
+                    "she" | "She" => Some(cluster::Gender::Female),
+                    _ => None,
+                })
+        })
+        .collect()
+}
+
+/// "God" and the like in an exclamation ("My God!", "for God's sake") is
+/// not a character.
+fn not_a_person(words: &[&str], a: usize, b: usize) -> bool {
+    if b != a + 1 {
+        return false;
+    }
+    let w = words[a];
+    let prev = if a > 0 { words[a - 1] } else { "" };
+    let next = words.get(b).copied().unwrap_or("");
+    if matches!(
+        w,
+        "God" | "Lord" | "Heaven" | "Heavens" | "Jove" | "Christ" | "Jesus" | "Gad"
+    ) && (next == "!"
+        || matches!(
+            prev,
+            "My" | "my"
+                | "Oh"
+                | "oh"
+                | "O"
+                | "Good"
+                | "good"
+                | "Thank"
+                | "thank"
+                | "by"
+                | "By"
+                | "for"
+                | "For"
+                | "Great"
+                | "great"
+        ))
+    {
+        return true;
+    }
+    false
+}
+
+#[allow(clippy::needless_range_loop)]
+fn split_at_paragraphs(toks: &[token::Token], spans: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+    let mut out = Vec::with_capacity(spans.len());
+    for (a, b) in spans {
+        let mut s = a;
+        for k in a..b {
+            if toks[k].is(token::Token::PARA_END) && k + 1 < b {
+                out.push((s, k + 1));
+                s = k + 1;
+            }
+        }
+        out.push((s, b));
+    }
+    out
+}
+
+/// Modifiers LitBank includes in a proper-name mention ("old Cotter", "poor
+/// Becky", "uncle Charles").
+const NAME_MODIFIERS: &[&str] = &[
+    "old",
+    "young",
+    "little",
+    "poor",
+    "good",
+    "late",
+    "great",
+    "uncle",
+    "aunt",
+    "squire",
+    "plain",
+    "wise",
+    "lovely",
+    "amiable",
+    "gallant",
+    "famous",
+    "celebrated",
+    "future",
+    "unfortunate",
+    "sainted",
+    "admirable",
+    "excellent",
+    "worthy",
+    "honest",
+    "beautiful",
+    "pretty",
+    "handsome",
+    "sweet",
+    "kind",
+    "brave",
+    "elder",
+    "younger",
+    "eldest",
+    "youngest",
+    "big",
+    "tall",
+    "fat",
+    "the",
+];
+const DETERMINERS: &[&str] = &[
+    "the", "this", "that", "my", "our", "his", "her", "your", "a", "The", "This", "That", "My", "A",
+];
+
+fn adjective_like(w: &str) -> bool {
+    NAME_MODIFIERS.contains(&w)
+        || (w.len() > 4
+            && w.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+            && ["ful", "ous", "able", "ible", "ive", "less", "-looking", "-natured"]
+                .iter()
+                .any(|s| w.ends_with(s)))
+}
+
+/// Widens a name span to the noun phrase LitBank annotates: modifiers and a
+/// determiner before it ("the late John Jacob Astor", "the Ambersons"), and
+/// "of Place" / "the Ordinal" after it ("Perrotin of Nice", "Rudolf the Fifth").
+fn extend_span(words: &[&str], toks: &[token::Token], a: usize, b: usize) -> (usize, usize) {
+    use token::Token;
+    let mut s = a;
+    let gap_ok = |k: usize| !toks[k].is(Token::PARA_END);
+    // left: known modifiers, then a determiner if any modifier was taken
+    let mut took = 0;
+    while s > 0 && took < 3 && gap_ok(s - 1) {
+        let w = words[s - 1];
+        if w != "the"
+            && adjective_like(w)
+            && (took > 0 || NAME_MODIFIERS.contains(&w) || (s >= 2 && DETERMINERS.contains(&words[s - 2])))
+        {
+            s -= 1;
+            took += 1;
+        } else {
+            break;
+        }
+    }
+    if s > 0 && gap_ok(s - 1) && DETERMINERS.contains(&words[s - 1]) {
+        let plural = b == a + 1 && words[a].ends_with('s') && !words[a].ends_with("ss");
+        if took > 0 || (plural && matches!(words[s - 1], "the" | "The")) {
+            s -= 1;
+        }
+    }
+    // right: "of Place", "the Fifth"
+    let mut e = b;
+    if e + 1 < words.len() && gap_ok(e - 1) && gap_ok(e) {
+        let nw = words[e + 1];
+        if (words[e] == "of" || words[e] == "the")
+            && ner::is_upper_initial(nw)
+            && !toks[e + 1].is(Token::SENT_START)
+            && !cluster::is_title(nw)
+            && nw != "I"
+        {
+            e += 2;
+        }
+    }
+    (s, e)
 }
 
 /// Analyses a text whose sections the caller already knows (may be empty).
 pub fn analyze(text: &str, sections: &[Section]) -> Analysis {
-    Analysis {
-        text: text.to_string(),
-        sections: sections.to_vec(),
+    analyze_with(text, sections, &Options::default())
+}
+
+/// [`analyze`] with options.
+pub fn analyze_with(text: &str, sections: &[Section], opts: &Options) -> Analysis {
+    let doc = process_with(text, opts);
+    to_analysis(&doc, sections)
+}
+
+/// Byte offset → char offset, from a checkpoint every 64 bytes (the number of
+/// chars before it) plus a count of char-starting bytes since: one pass to
+/// build, 1/16 of the text's size in memory, O(64) per lookup.
+struct CharIndex<'a> {
+    bytes: &'a [u8],
+    checkpoints: Vec<u32>,
+}
+
+impl<'a> CharIndex<'a> {
+    const STEP: usize = 64;
+
+    fn new(text: &'a str) -> Self {
+        let bytes = text.as_bytes();
+        let mut checkpoints = Vec::with_capacity(bytes.len() / Self::STEP + 1);
+        let mut n = 0u32;
+        for chunk in bytes.chunks(Self::STEP) {
+            checkpoints.push(n);
+            n += chunk.iter().filter(|&&b| (b as i8) >= -0x40).count() as u32;
+        }
+        checkpoints.push(n);
+        CharIndex { bytes, checkpoints }
+    }
+
+    /// Char offset of byte offset `b` (clamped to the text).
+    fn get(&self, b: u32) -> usize {
+        let b = (b as usize).min(self.bytes.len());
+        let k = b / Self::STEP;
+        let base = self.checkpoints[k] as usize;
+        base + self.bytes[k * Self::STEP..b]
+            .iter()
+            .filter(|&&x| (x as i8) >= -0x40)
+            .count()
     }
 }
+
+fn to_analysis(doc: &Doc, sections: &[Section]) -> Analysis {
+    let text = doc.text;
+    let ci = CharIndex::new(text);
+    let cx = |b: u32| ci.get(b);
+    let nchar = doc.characters.len();
+    let mut mcount = vec![0usize; nchar];
+    let mut qcount = vec![0usize; nchar];
+    let mut first = vec![u32::MAX; nchar];
+    for m in &doc.mentions {
+        mcount[m.character] += 1;
+        let s = doc.tokens[m.tok_start as usize].start;
+        first[m.character] = first[m.character].min(s);
+    }
+    for s in doc.speakers.iter().flatten() {
+        qcount[*s] += 1;
+    }
+    // ids in order of decreasing mention count; characters without mentions dropped
+    let mut order: Vec<usize> = (0..nchar).filter(|&c| mcount[c] > 0).collect();
+    order.sort_by_key(|&c| (std::cmp::Reverse(mcount[c]), first[c]));
+    let mut id = vec![String::new(); nchar];
+    for (k, &c) in order.iter().enumerate() {
+        id[c] = format!("c{}", k + 1);
+    }
+    let characters = order
+        .iter()
+        .map(|&c| {
+            let ch = &doc.characters[c];
+            Character {
+                id: id[c].clone(),
+                name: ch.name.clone(),
+                aliases: ch.aliases.clone(),
+                gender: ch.gender.map(|g| g.to_string()),
+                mention_count: mcount[c],
+                quote_count: qcount[c],
+                first_mention: cx(first[c]),
+            }
+        })
+        .collect();
+    let mentions: Vec<Mention> = doc
+        .mentions
+        .iter()
+        .map(|m| Mention {
+            start: cx(doc.tokens[m.tok_start as usize].start),
+            end: cx(doc.tokens[m.tok_end as usize - 1].end),
+            character: id[m.character].clone(),
+            kind: m.kind,
+        })
+        .collect();
+    let quotes: Vec<Quote> = doc
+        .quotes
+        .iter()
+        .zip(&doc.speakers)
+        .map(|(q, s)| Quote {
+            start: cx(q.start),
+            end: cx(q.end),
+            speaker: s.and_then(|c| (mcount[c] > 0).then(|| id[c].clone())),
+        })
+        .collect();
+    let sentence_ranges: Vec<std::ops::Range<usize>> = doc
+        .sentences
+        .iter()
+        .filter(|s| s.end > s.start)
+        .map(|s| doc.tokens[s.start as usize].start as usize..doc.tokens[s.end as usize - 1].end as usize)
+        .collect();
+    let stats = stats::compute(text, &sentence_ranges, doc.paragraphs.len());
+    let relationships = relationships(doc, &mentions, &quotes, sections, &id);
+    Analysis {
+        text: text.to_string(),
+        stats,
+        sections: sections.to_vec(),
+        characters,
+        mentions,
+        quotes,
+        relationships,
+    }
+}
+
+/// Ties between characters from [`relations::compute`] (co-occurrence within
+/// a window and quotes answered by another speaker), in char offsets.
+fn relationships(
+    doc: &Doc,
+    mentions: &[Mention],
+    quotes: &[Quote],
+    sections: &[Section],
+    id: &[String],
+) -> Vec<Relationship> {
+    let mrefs: Vec<relations::MentionRef> = doc
+        .mentions
+        .iter()
+        .zip(mentions)
+        .map(|(m, o)| relations::MentionRef {
+            start: o.start,
+            end: o.end,
+            character: m.character as u32,
+        })
+        .collect();
+    let qrefs: Vec<relations::QuoteRef> = doc
+        .speakers
+        .iter()
+        .zip(quotes)
+        .map(|(s, q)| relations::QuoteRef {
+            start: q.start,
+            end: q.end,
+            speaker: s.filter(|_| q.speaker.is_some()).map(|c| c as u32),
+        })
+        .collect();
+    let ranges: Vec<std::ops::Range<usize>> = sections.iter().map(|s| s.start..s.end).collect();
+    relations::compute(&mrefs, &qrefs, &ranges, relations::DEFAULT_WINDOW)
+        .pairs
+        .into_iter()
+        .filter_map(|r| {
+            let s = id.get(r.source as usize).filter(|x| !x.is_empty())?;
+            let t = id.get(r.target as usize).filter(|x| !x.is_empty())?;
+            Some(Relationship {
+                source: s.clone(),
+                target: t.clone(),
+                weight: r.weight,
+                interactions: r.interactions as usize,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_odd_inputs() {
+        for s in [
+            "",
+            " ",
+            "\"",
+            "\u{201C}\u{201C}\u{201C}",
+            "Mr.",
+            "Mr. Mr. Mr.",
+            "'''''",
+            "\u{1F600}\u{1F600} Mr. \u{1F600} said \u{2018}",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "\u{201C}Hi,\u{201D} said he. \u{201C}Yes,\u{201D} said she. \u{201D}\u{201D}",
+        ] {
+            let a = analyze(s, &[]);
+            assert_eq!(a.text, s);
+            for m in &a.mentions {
+                assert!(m.start <= m.end && m.end <= s.chars().count());
+            }
+        }
+    }
+
+    #[test]
+    fn random_inputs_do_not_panic() {
+        // deterministic pseudo-random strings over the characters that matter
+        let alphabet: Vec<&str> = vec![
+            "a",
+            "Mr.",
+            " ",
+            "\n",
+            "\n\n",
+            "\"",
+            "'",
+            "\u{201C}",
+            "\u{201D}",
+            "\u{2018}",
+            "\u{2019}",
+            "\u{2014}",
+            "--",
+            ".",
+            ",",
+            "!",
+            "?",
+            "said",
+            "Bennet",
+            "he",
+            "she",
+            "I",
+            "the",
+            "man",
+            "\u{00E9}",
+            "\u{1F600}",
+            "\u{0301}",
+            "_",
+            ":",
+            "Elizabeth",
+        ];
+        let mut x = 0x9E3779B97F4A7C15u64;
+        for len in [0usize, 1, 2, 5, 30, 200, 2000] {
+            for _ in 0..20 {
+                let mut s = String::new();
+                for _ in 0..len {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    s.push_str(alphabet[(x % alphabet.len() as u64) as usize]);
+                }
+                let a = analyze(&s, &[]);
+                let n = s.chars().count();
+                for m in &a.mentions {
+                    assert!(m.start < m.end && m.end <= n);
+                }
+                for q in &a.quotes {
+                    assert!(q.start < q.end && q.end <= n);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn huge_single_token_and_all_quotes() {
+        let s = "x".repeat(200_000);
+        assert!(analyze(&s, &[]).mentions.is_empty());
+        let s = "\u{201C}".repeat(10_000);
+        let _ = analyze(&s, &[]);
+        let s = "\"a\" ".repeat(10_000);
+        let _ = analyze(&s, &[]);
+    }
+
+    #[test]
+    fn char_offsets_are_chars() {
+        let s = "\u{00E9}\u{00E9}. \u{201C}Well,\u{201D} said Mr. Bennet.";
+        let a = analyze(s, &[]);
+        let q = &a.quotes[0];
+        let got: String = s.chars().skip(q.start).take(q.end - q.start).collect();
+        assert_eq!(got, "\u{201C}Well,\u{201D}");
+    }
+}
+
+// --- feature modules (stats/keywords/summary/lang/relations/profile) ---
+pub mod keywords;
+pub mod lang;
+pub mod profile;
+pub mod relations;
+pub mod stats;
+pub mod summary;

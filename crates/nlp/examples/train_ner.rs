@@ -1,0 +1,215 @@
+//! Fits the person-name tagger on LitBank's train books and writes `data/ner.bin`.
+//!
+//! cargo run -p nlp --release --example train_ner -- \
+//!     [--litbank ../shared/data/litbank] [--out crates/nlp/data/ner.bin] \
+//!     [--epochs 8] [--folds 5] [--fold-dir /tmp/ner-folds] [--o-penalty 6]
+//!
+//! With `--folds K` it first reports K-fold cross-validated span P/R/F1 (books
+//! split round-robin in the order of train-books.txt) and, with `--fold-dir`,
+//! writes each fold's model as `fold-N.bin` plus `fold-N.txt` (its held-out
+//! books) so the harness can score the analysis with models that never saw
+//! those books. Then it fits on all books and writes `--out`.
+
+use nlp::ner::{self, DocStats, Seq, Trainer};
+use std::collections::HashSet;
+
+struct Book {
+    name: String,
+    words: Vec<String>,
+    starts: Vec<bool>,
+    gold: Vec<u8>,
+    stats: DocStats,
+}
+
+fn load(dir: &str, name: &str) -> Option<Book> {
+    let txt = std::fs::read_to_string(format!("{dir}/coref/tsv/{name}_brat.txt")).ok()?;
+    let ann = std::fs::read_to_string(format!("{dir}/coref/tsv/{name}_brat.ann")).ok()?;
+    let orig = std::fs::read_to_string(format!("{dir}/original/{name}.txt")).ok()?;
+    let mut words = Vec::new();
+    let mut starts = Vec::new();
+    let mut base = Vec::new();
+    for line in txt.lines() {
+        base.push(words.len());
+        let mut need = true;
+        for w in line.split(' ') {
+            if w.is_empty() {
+                continue;
+            }
+            let is_word = w.chars().next().is_some_and(|c| c.is_alphanumeric());
+            starts.push(need && is_word);
+            if is_word {
+                need = false;
+            }
+            if matches!(w, "\u{201C}" | "\u{2018}" | ":") || (w == "\"" && !need) {
+                need = true;
+            }
+            words.push(w.to_string());
+        }
+    }
+    let mut gold = vec![ner::O; words.len()];
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for l in ann.lines() {
+        let f: Vec<&str> = l.split('\t').collect();
+        if f.len() >= 9 && f[0] == "MENTION" && f[7] == "PER" && f[8] == "PROP" && f[2] == f[4] {
+            let s: usize = f[2].parse().ok()?;
+            let a = base.get(s)? + f[3].parse::<usize>().ok()?;
+            let b = base.get(s)? + f[5].parse::<usize>().ok()? + 1;
+            spans.push((a, b));
+        }
+    }
+    // outermost spans first
+    spans.sort_by_key(|&(a, b)| (a, std::cmp::Reverse(b)));
+    let mut last_end = 0;
+    for (a, b) in spans {
+        if a < last_end || b > words.len() {
+            continue;
+        }
+        // the tagger only labels capitalised tokens: start at the first one
+        let Some(a2) = (a..b).find(|&i| ner::is_upper_initial(&words[i])) else {
+            continue;
+        };
+        gold[a2] = ner::B;
+        for g in gold.iter_mut().take(b).skip(a2 + 1) {
+            *g = ner::I;
+        }
+        last_end = b;
+    }
+    let mut toks = nlp::token::tokenize(&orig);
+    let _ = nlp::token::sentences(&orig, &mut toks);
+    let stats = DocStats::from_tokens(&orig, &toks);
+    Some(Book {
+        name: name.to_string(),
+        words,
+        starts,
+        gold,
+        stats,
+    })
+}
+
+fn train(books: &[&Book], epochs: usize) -> ner::Model {
+    let mut tr = Trainer::new();
+    let mut order: Vec<usize> = (0..books.len()).collect();
+    let mut rng = 0x2545F4914F6CDD1Du64;
+    for _ in 0..epochs {
+        // deterministic shuffle
+        for i in (1..order.len()).rev() {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            order.swap(i, (rng % (i as u64 + 1)) as usize);
+        }
+        for &b in &order {
+            let bk = books[b];
+            let seq = Seq {
+                words: bk.words.iter().map(|s| s.as_str()).collect(),
+                starts: bk.starts.clone(),
+            };
+            tr.train_seq(&seq, &bk.stats, &bk.gold);
+        }
+    }
+    tr.finish()
+}
+
+fn score(model: &ner::Model, books: &[&Book]) -> (usize, usize, usize) {
+    let (mut tp, mut np, mut ng) = (0, 0, 0);
+    for bk in books {
+        let seq = Seq {
+            words: bk.words.iter().map(|s| s.as_str()).collect(),
+            starts: bk.starts.clone(),
+        };
+        let pred: HashSet<(usize, usize)> = ner::tag(model, &seq, &bk.stats).into_iter().collect();
+        let gold: HashSet<(usize, usize)> = ner::spans_of(&bk.gold).into_iter().collect();
+        if std::env::var_os("NER_ERRORS").is_some() {
+            let j = |&(a, b): &(usize, usize)| bk.words[a..b].join(" ");
+            for g in gold.difference(&pred) {
+                eprintln!(
+                    "MISS\t{}\t{}",
+                    j(g),
+                    bk.words[g.0.saturating_sub(3)..(g.1 + 2).min(bk.words.len())].join(" ")
+                );
+            }
+            for g in pred.difference(&gold) {
+                eprintln!(
+                    "FALSE\t{}\t{}",
+                    j(g),
+                    bk.words[g.0.saturating_sub(3)..(g.1 + 2).min(bk.words.len())].join(" ")
+                );
+            }
+        }
+        tp += pred.intersection(&gold).count();
+        np += pred.len();
+        ng += gold.len();
+    }
+    (tp, np, ng)
+}
+
+fn prf(tp: usize, np: usize, ng: usize) -> String {
+    let p = tp as f64 / np.max(1) as f64;
+    let r = tp as f64 / ng.max(1) as f64;
+    format!("P {p:.3} R {r:.3} F1 {:.3}", 2.0 * p * r / (p + r).max(1e-9))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |k: &str, d: &str| -> String {
+        args.iter()
+            .position(|a| a == k)
+            .and_then(|i| args.get(i + 1).cloned())
+            .unwrap_or_else(|| d.to_string())
+    };
+    let dir = arg("--litbank", "../shared/data/litbank");
+    let out = arg("--out", "crates/nlp/data/ner.bin");
+    let epochs: usize = arg("--epochs", "8").parse().unwrap_or(8);
+    let folds: usize = arg("--folds", "0").parse().unwrap_or(0);
+    let fold_dir = arg("--fold-dir", "");
+    let prune: f32 = arg("--prune", "0.02").parse().unwrap_or(0.02);
+    let o_penalty: f32 = arg("--o-penalty", "6").parse().unwrap_or(6.0);
+    let list = std::fs::read_to_string(format!("{dir}/train-books.txt")).expect("train-books.txt");
+    let books: Vec<Book> = list
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|n| load(&dir, n.trim()))
+        .collect();
+    eprintln!("{} books", books.len());
+    if folds > 1 {
+        let (mut tp, mut np, mut ng) = (0, 0, 0);
+        for k in 0..folds {
+            let tr: Vec<&Book> = books
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % folds != k)
+                .map(|x| x.1)
+                .collect();
+            let te: Vec<&Book> = books
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % folds == k)
+                .map(|x| x.1)
+                .collect();
+            let m = train(&tr, epochs);
+            let mut m = ner::Model::from_bytes(&m.to_bytes(prune));
+            m.o_penalty = o_penalty;
+            let (a, b, c) = score(&m, &te);
+            eprintln!("fold {k}: {}", prf(a, b, c));
+            tp += a;
+            np += b;
+            ng += c;
+            if !fold_dir.is_empty() {
+                std::fs::create_dir_all(&fold_dir).expect("fold dir");
+                std::fs::write(format!("{fold_dir}/fold-{k}.bin"), m.to_bytes(prune)).expect("write");
+                let names: Vec<&str> = te.iter().map(|b| b.name.as_str()).collect();
+                std::fs::write(format!("{fold_dir}/fold-{k}.txt"), names.join("\n") + "\n").expect("write");
+            }
+        }
+        eprintln!("cross-validated ({folds} folds): {}", prf(tp, np, ng));
+    }
+    let all: Vec<&Book> = books.iter().collect();
+    let mut m = train(&all, epochs);
+    m.o_penalty = o_penalty;
+    let bytes = m.to_bytes(prune);
+    let m = ner::Model::from_bytes(&bytes);
+    let (a, b, c) = score(&m, &all);
+    eprintln!("held-in: {}", prf(a, b, c));
+    std::fs::write(&out, &bytes).expect("write model");
+    eprintln!("wrote {out} ({} bytes, {} features)", bytes.len(), m.w.len());
+}

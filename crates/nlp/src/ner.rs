@@ -1,0 +1,741 @@
+//! Person-name tagging: an averaged perceptron over word features.
+//!
+//! Hand rules for "capitalised word that is a name" break on exactly the cases
+//! the issue lists (sentence-initial capitals, places, months, "God" as an
+//! exclamation), so the decision is learned from LitBank's proper-name PER
+//! mentions instead (`examples/train_ner.rs` refits it). The tagger labels
+//! only capitalised tokens (B = starts a name, I = continues one, O = other):
+//! every LitBank proper-name mention starts with a capital, and skipping the
+//! other ~85% of tokens keeps it fast. Features are hashed (FNV-1a, no
+//! allocation) and include the most informative one of all, a book-level
+//! count: how often the same word appears in lower case, and how often it is
+//! capitalised away from a sentence start, across the whole book. Decoding is
+//! greedy left to right with the previous tag as a feature.
+//!
+//! The weights ship as `data/ner.bin` (u64 key, three i16 weights, one scale),
+//! parsed once into a hash map. Decoding subtracts a constant from the O score
+//! (stored in the file, chosen by cross-validation): the harness rewards
+//! finding every character more than it punishes an extra name.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
+
+/// A hasher for keys that are already hashes.
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x100000001b3);
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
+    }
+}
+pub type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
+const FNV: u64 = 0xcbf29ce484222325;
+const PRIME: u64 = 0x100000001b3;
+
+#[inline]
+fn mix(h: u64, b: u8) -> u64 {
+    (h ^ b as u64).wrapping_mul(PRIME)
+}
+
+/// FNV hash of a word lower-cased on the fly (no allocation).
+#[inline]
+pub fn hash_lower(h0: u64, w: &str) -> u64 {
+    let mut h = h0;
+    for c in w.chars() {
+        if c.is_ascii() {
+            h = mix(h, c.to_ascii_lowercase() as u8);
+        } else {
+            for l in c.to_lowercase() {
+                let mut buf = [0u8; 4];
+                for &b in l.encode_utf8(&mut buf).as_bytes() {
+                    h = mix(h, b);
+                }
+            }
+        }
+    }
+    h
+}
+
+#[inline]
+fn tmpl(id: u8) -> u64 {
+    mix(FNV, id)
+}
+
+/// Word shape, compressed: X=upper, x=lower, d=digit, other chars kept; runs collapsed.
+fn shape_hash(h0: u64, w: &str) -> u64 {
+    let mut h = h0;
+    let mut last = 0u8;
+    let mut n = 0;
+    for c in w.chars() {
+        let s = if c.is_uppercase() {
+            b'X'
+        } else if c.is_lowercase() {
+            b'x'
+        } else if c.is_numeric() {
+            b'd'
+        } else if c.is_ascii() {
+            c as u8
+        } else {
+            b'?'
+        };
+        if s != last {
+            h = mix(h, s);
+            last = s;
+            n += 1;
+            if n > 6 {
+                break;
+            }
+        }
+    }
+    h
+}
+
+pub fn is_upper_initial(w: &str) -> bool {
+    w.chars().next().is_some_and(|c| c.is_uppercase())
+}
+
+/// Book-level counts per lower-cased word: (lowercase occurrences, capitalised
+/// occurrences not at a sentence start).
+#[derive(Default)]
+pub struct DocStats {
+    map: IdMap<(u32, u32)>,
+    /// per capitalised word: after a title ("Mr."), next to a speech verb,
+    /// after a place preposition ("in", "at"), before a verb ("was", "had"),
+    /// all capitalised occurrences
+    ctx: IdMap<[u16; 5]>,
+}
+
+impl DocStats {
+    /// Counts over a whole tokenised book.
+    pub fn from_tokens(text: &str, toks: &[crate::token::Token]) -> DocStats {
+        use crate::token::Token;
+        let mut st = DocStats::default();
+        let mut prev = "";
+        for (i, t) in toks.iter().enumerate() {
+            let w = t.text(text);
+            if t.is(Token::WORD) {
+                st.add(w, t.is(Token::SENT_START));
+                if is_upper_initial(w) {
+                    let next = toks.get(i + 1).map(|n| n.text(text)).unwrap_or("");
+                    let after_title = crate::cluster::is_title(prev);
+                    let speech = matches!(next, "said" | "replied" | "cried" | "answered" | "asked" | "exclaimed")
+                        || matches!(prev, "said" | "replied" | "cried" | "answered" | "asked");
+                    let place = matches!(
+                        prev,
+                        "in" | "at" | "near" | "into" | "through" | "across" | "towards" | "toward" | "from"
+                    );
+                    let subj = matches!(
+                        next,
+                        "was"
+                            | "had"
+                            | "is"
+                            | "has"
+                            | "looked"
+                            | "went"
+                            | "came"
+                            | "did"
+                            | "would"
+                            | "could"
+                            | "thought"
+                            | "felt"
+                            | "knew"
+                            | "saw"
+                            | "took"
+                            | "turned"
+                            | "smiled"
+                            | "laughed"
+                            | "nodded"
+                            | "stood"
+                            | "sat"
+                            | "made"
+                            | "heard"
+                            | "told"
+                            | "gave"
+                            | "got"
+                            | "put"
+                            | "wanted"
+                            | "loved"
+                    );
+                    let e = st.ctx.entry(hash_lower(FNV, w)).or_insert([0; 5]);
+                    for (k, f) in [after_title, speech, place, subj, true].into_iter().enumerate() {
+                        if f {
+                            e[k] = e[k].saturating_add(1);
+                        }
+                    }
+                }
+            }
+            prev = w;
+        }
+        st
+    }
+
+    fn ctx_counts(&self, w: &str) -> [u16; 5] {
+        self.ctx.get(&hash_lower(FNV, w)).copied().unwrap_or([0; 5])
+    }
+
+    fn ctx_bucket(&self, w: &str) -> u8 {
+        let c = self.ctx_counts(w);
+        (c[0].min(2) * 3 + c[1].min(2)) as u8
+    }
+
+    /// Ratio buckets of place-preposition and subject-verb contexts.
+    fn role_bucket(&self, w: &str) -> (u8, u8) {
+        let c = self.ctx_counts(w);
+        let r = |k: usize| -> u8 {
+            if c[4] == 0 || c[k] == 0 {
+                0
+            } else {
+                let x = c[k] as f32 / c[4] as f32;
+                if x < 0.05 {
+                    1
+                } else if x < 0.2 {
+                    2
+                } else {
+                    3
+                }
+            }
+        };
+        (r(2), r(3))
+    }
+
+    pub fn add(&mut self, w: &str, sent_start: bool) {
+        let first = match w.chars().next() {
+            Some(c) => c,
+            None => return,
+        };
+        if !first.is_alphabetic() {
+            return;
+        }
+        let e = self.map.entry(hash_lower(FNV, w)).or_insert((0, 0));
+        if first.is_lowercase() {
+            e.0 += 1;
+        } else if !sent_start {
+            e.1 += 1;
+        }
+    }
+    /// Whether the word is capitalised in at least half of its occurrences
+    /// away from sentence starts (names are; "Before", "Is", "The" are not).
+    pub fn is_namey(&self, w: &str) -> bool {
+        if w == "I" || !is_upper_initial(w) {
+            return false;
+        }
+        let (l, c) = self.map.get(&hash_lower(FNV, w)).copied().unwrap_or((0, 0));
+        c >= l
+    }
+
+    fn bucket(&self, w: &str) -> u8 {
+        let (l, c) = self.map.get(&hash_lower(FNV, w)).copied().unwrap_or((0, 0));
+        if c == 0 && l == 0 {
+            return 0;
+        }
+        if c == 0 {
+            return 1;
+        }
+        if l == 0 {
+            return if c >= 3 { 2 } else { 3 };
+        }
+        let r = c as f32 / (c + l) as f32;
+        if r < 0.1 {
+            4
+        } else if r < 0.5 {
+            5
+        } else if r < 0.9 {
+            6
+        } else {
+            7
+        }
+    }
+}
+
+const HONORIFICS: &[&str] = &[
+    "mr",
+    "mr.",
+    "mrs",
+    "mrs.",
+    "miss",
+    "ms",
+    "ms.",
+    "dr",
+    "dr.",
+    "sir",
+    "lady",
+    "lord",
+    "madam",
+    "madame",
+    "mme",
+    "mme.",
+    "mlle",
+    "monsieur",
+    "captain",
+    "capt.",
+    "colonel",
+    "col.",
+    "general",
+    "major",
+    "lieutenant",
+    "aunt",
+    "uncle",
+    "father",
+    "mother",
+    "sister",
+    "brother",
+    "professor",
+    "prof.",
+    "king",
+    "queen",
+    "prince",
+    "princess",
+    "count",
+    "countess",
+    "duke",
+    "duchess",
+    "baron",
+    "mister",
+    "master",
+    "mistress",
+    "dame",
+    "judge",
+    "rev.",
+    "reverend",
+    "saint",
+    "st.",
+    "cousin",
+    "grandfather",
+    "grandmother",
+    "granny",
+    "old",
+    "young",
+    "little",
+    "poor",
+    "dear",
+    "herr",
+    "frau",
+    "signor",
+    "señor",
+    "don",
+    "doña",
+    "abbé",
+    "emperor",
+];
+
+pub fn is_honorific(w: &str) -> bool {
+    if w.len() > 12 {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    let mut n = 0;
+    for c in w.chars() {
+        for l in c.to_lowercase() {
+            if n + l.len_utf8() > 16 {
+                return false;
+            }
+            l.encode_utf8(&mut buf[n..]);
+            n += l.len_utf8();
+        }
+    }
+    let lw = std::str::from_utf8(&buf[..n]).unwrap_or("");
+    HONORIFICS.contains(&lw)
+}
+
+/// The input of the tagger: a token sequence with sentence-start flags.
+pub struct Seq<'a> {
+    pub words: Vec<&'a str>,
+    pub starts: Vec<bool>,
+}
+
+pub const NTAGS: usize = 3;
+pub const O: u8 = 0;
+pub const B: u8 = 1;
+pub const I: u8 = 2;
+
+/// Feature hashes of token `i` given the previous tag.
+pub fn features(seq: &Seq, stats: &DocStats, i: usize, prev: u8, out: &mut Vec<u64>) {
+    out.clear();
+    let w = |k: isize| -> &str {
+        let j = i as isize + k;
+        if j < 0 || j as usize >= seq.words.len() {
+            "<none>"
+        } else {
+            seq.words[j as usize]
+        }
+    };
+    let w0 = w(0);
+    let st = seq.starts[i] as u8;
+    let b0 = stats.bucket(w0);
+    out.push(tmpl(0));
+    out.push(hash_lower(tmpl(1), w0));
+    out.push(hash_lower(tmpl(2), w(-1)));
+    out.push(hash_lower(tmpl(3), w(1)));
+    out.push(hash_lower(tmpl(4), w(-2)));
+    out.push(hash_lower(tmpl(5), w(2)));
+    out.push(shape_hash(tmpl(6), w0));
+    out.push(shape_hash(tmpl(7), w(-1)));
+    out.push(shape_hash(tmpl(8), w(1)));
+    // suffix 3
+    let suf: &str = {
+        let mut idx = w0.len();
+        for (k, (p, _)) in w0.char_indices().rev().enumerate() {
+            idx = p;
+            if k == 2 {
+                break;
+            }
+        }
+        &w0[idx..]
+    };
+    out.push(hash_lower(tmpl(9), suf));
+    out.push(mix(mix(tmpl(10), st), b0));
+    out.push(mix(tmpl(11), b0));
+    out.push(mix(tmpl(12), stats.bucket(w(1))));
+    out.push(mix(mix(tmpl(13), prev), b0));
+    out.push(mix(tmpl(14), prev));
+    out.push(hash_lower(mix(tmpl(15), prev), w0));
+    out.push(mix(mix(tmpl(16), is_honorific(w0) as u8), is_honorific(w(-1)) as u8));
+    out.push(mix(mix(tmpl(17), st), is_upper_initial(w(1)) as u8));
+    out.push(hash_lower(mix(tmpl(18), st), w0));
+    out.push(mix(mix(tmpl(19), b0), stats.bucket(w(-1))));
+    out.push(mix(tmpl(21), stats.ctx_bucket(w0)));
+    out.push(mix(mix(tmpl(22), stats.ctx_bucket(w0)), b0));
+    let first_name = w0.len() < 16 && crate::cluster::is_known_given_name(&w0.to_lowercase());
+    out.push(mix(mix(tmpl(23), first_name as u8), st));
+    out.push(mix(tmpl(24), stats.ctx_bucket(w(1))));
+    let (pl, sj) = stats.role_bucket(w0);
+    out.push(mix(mix(tmpl(25), pl), sj));
+    out.push(mix(mix(mix(tmpl(26), pl), sj), b0));
+    let len = w0.chars().count().min(8) as u8;
+    out.push(mix(mix(tmpl(20), len), st));
+}
+
+/// Perceptron weights.
+#[derive(Default)]
+pub struct Model {
+    pub w: IdMap<[f32; NTAGS]>,
+    /// Subtracted from the O score at decoding time (trades precision for recall).
+    pub o_penalty: f32,
+}
+
+impl Model {
+    #[inline]
+    pub fn scores(&self, feats: &[u64]) -> [f32; NTAGS] {
+        let mut s = [0f32; NTAGS];
+        for f in feats {
+            if let Some(v) = self.w.get(f) {
+                for k in 0..NTAGS {
+                    s[k] += v[k];
+                }
+            }
+        }
+        s
+    }
+
+    /// Serialises: magic, count, scale, O penalty, then (u64 key, 3 × i16) entries.
+    pub fn to_bytes(&self, prune: f32) -> Vec<u8> {
+        let maxw = self
+            .w
+            .values()
+            .flat_map(|v| v.iter())
+            .fold(0f32, |a, &b| a.max(b.abs()));
+        let scale = if maxw > 0.0 { maxw / 32767.0 } else { 1.0 };
+        let mut keys: Vec<u64> = self
+            .w
+            .iter()
+            .filter(|(_, v)| v.iter().any(|x| x.abs() >= prune))
+            .map(|(k, _)| *k)
+            .collect();
+        keys.sort_unstable();
+        let mut out = Vec::with_capacity(16 + keys.len() * 14);
+        out.extend_from_slice(b"NER2");
+        out.extend_from_slice(&(keys.len() as u32).to_le_bytes());
+        out.extend_from_slice(&scale.to_le_bytes());
+        out.extend_from_slice(&self.o_penalty.to_le_bytes());
+        for k in keys {
+            out.extend_from_slice(&k.to_le_bytes());
+            for x in self.w[&k] {
+                let q = (x / scale).round().clamp(-32767.0, 32767.0) as i16;
+                out.extend_from_slice(&q.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Parses [`Model::to_bytes`] output; a malformed file gives an empty model.
+    pub fn from_bytes(b: &[u8]) -> Model {
+        let mut m = Model::default();
+        if b.len() < 16 || &b[..4] != b"NER2" {
+            return m;
+        }
+        let n = u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as usize;
+        let scale = f32::from_le_bytes([b[8], b[9], b[10], b[11]]);
+        m.o_penalty = f32::from_le_bytes([b[12], b[13], b[14], b[15]]);
+        m.w.reserve(n.min(b.len() / 14));
+        for e in b[16..].chunks_exact(14).take(n) {
+            let mut k = [0u8; 8];
+            k.copy_from_slice(&e[..8]);
+            let mut v = [0f32; NTAGS];
+            for (t, x) in v.iter_mut().enumerate() {
+                *x = i16::from_le_bytes([e[8 + 2 * t], e[9 + 2 * t]]) as f32 * scale;
+            }
+            m.w.insert(u64::from_le_bytes(k), v);
+        }
+        m
+    }
+}
+
+static MODEL_BYTES: &[u8] = include_bytes!("../data/ner.bin");
+
+/// The shipped model, parsed once.
+pub fn default_model() -> &'static Model {
+    static M: OnceLock<Model> = OnceLock::new();
+    M.get_or_init(|| Model::from_bytes(MODEL_BYTES))
+}
+
+fn allowed(prev: u8, prev_adjacent: bool, t: u8) -> bool {
+    t != I || (prev_adjacent && prev != O)
+}
+
+/// Tags a sequence; returns name spans as token index ranges `[a, b)`.
+pub fn tag(model: &Model, seq: &Seq, stats: &DocStats) -> Vec<(usize, usize)> {
+    let tags = tag_seq(model, seq, stats);
+    spans_of(&tags)
+}
+
+/// Per-token tags.
+#[allow(clippy::needless_range_loop)]
+pub fn tag_seq(model: &Model, seq: &Seq, stats: &DocStats) -> Vec<u8> {
+    let n = seq.words.len();
+    let mut tags = vec![O; n];
+    let mut feats = Vec::with_capacity(32);
+    let mut prev = O;
+    let mut prev_i = usize::MAX;
+    for i in 0..n {
+        if !is_upper_initial(seq.words[i]) {
+            continue;
+        }
+        let p = if prev_i.wrapping_add(1) == i { prev } else { O };
+        features(seq, stats, i, p, &mut feats);
+        let mut s = model.scores(&feats);
+        s[O as usize] -= model.o_penalty;
+        let mut best = O;
+        let mut bs = f32::NEG_INFINITY;
+        for t in 0..NTAGS as u8 {
+            if allowed(p, prev_i.wrapping_add(1) == i, t) && s[t as usize] > bs {
+                bs = s[t as usize];
+                best = t;
+            }
+        }
+        tags[i] = best;
+        prev = best;
+        prev_i = i;
+    }
+    tags
+}
+
+/// Book-level consistency: a word the tagger calls a name in at least half of
+/// its capitalised occurrences (at least three) is a name in the others too — the
+/// tagger's misses are mostly unusual contexts of names it gets right elsewhere.
+pub fn propagate(seq: &Seq, tags: &mut [u8]) {
+    let mut counts: IdMap<(u32, u32)> = IdMap::default();
+    for (i, w) in seq.words.iter().enumerate() {
+        if is_upper_initial(w) {
+            let e = counts.entry(hash_lower(FNV, w)).or_insert((0, 0));
+            e.0 += 1;
+            if tags[i] != O {
+                e.1 += 1;
+            }
+        }
+    }
+    for i in 0..tags.len() {
+        let w = seq.words[i];
+        if tags[i] != O || !is_upper_initial(w) || crate::cluster::is_title(w) {
+            continue;
+        }
+        let (cap, named) = counts.get(&hash_lower(FNV, w)).copied().unwrap_or((0, 0));
+        if named >= 3 && named * 2 >= cap {
+            tags[i] = if i > 0 && tags[i - 1] != O { I } else { B };
+            // a following name word continues the span
+            let mut j = i + 1;
+            while j < tags.len() && tags[j] == B {
+                tags[j] = I;
+                j += 1;
+            }
+        }
+    }
+}
+
+/// "the Cuthberts", "the Ambersons": a capitalised plural after "the" whose
+/// singular is a name elsewhere in the book names a family.
+#[allow(clippy::needless_range_loop)]
+pub fn families(seq: &Seq, tags: &mut [u8]) {
+    let mut named: IdMap<u32> = IdMap::default();
+    for (i, w) in seq.words.iter().enumerate() {
+        if tags[i] != O {
+            *named.entry(hash_lower(FNV, w)).or_insert(0) += 1;
+        }
+    }
+    for i in 1..tags.len() {
+        let w = seq.words[i];
+        if tags[i] != O
+            || !is_upper_initial(w)
+            || !matches!(seq.words[i - 1], "the" | "The")
+            || w.len() < 4
+            || !w.ends_with('s')
+            || w.ends_with("ss")
+        {
+            continue;
+        }
+        let stem = &w[..w.len() - 1];
+        let stem2 = stem.strip_suffix('e').unwrap_or(stem);
+        if named.contains_key(&hash_lower(FNV, stem)) || named.contains_key(&hash_lower(FNV, stem2)) {
+            tags[i] = B;
+        }
+    }
+}
+
+pub fn spans_of(tags: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < tags.len() {
+        if tags[i] == B {
+            let mut j = i + 1;
+            while j < tags.len() && tags[j] == I {
+                j += 1;
+            }
+            out.push((i, j));
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Averaged-perceptron training (used by `examples/train_ner.rs`).
+pub struct Trainer {
+    pub model: Model,
+    totals: IdMap<[f32; NTAGS]>,
+    stamps: IdMap<[u64; NTAGS]>,
+    step: u64,
+}
+
+impl Default for Trainer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Trainer {
+    pub fn new() -> Self {
+        Trainer {
+            model: Model::default(),
+            totals: IdMap::default(),
+            stamps: IdMap::default(),
+            step: 0,
+        }
+    }
+
+    fn upd(&mut self, f: u64, t: usize, d: f32) {
+        let w = self.model.w.entry(f).or_insert([0.0; NTAGS]);
+        let tot = self.totals.entry(f).or_insert([0.0; NTAGS]);
+        let st = self.stamps.entry(f).or_insert([0; NTAGS]);
+        tot[t] += (self.step - st[t]) as f32 * w[t];
+        st[t] = self.step;
+        w[t] += d;
+    }
+
+    /// One pass over a sequence with gold tags; returns the number of errors.
+    #[allow(clippy::needless_range_loop)]
+    pub fn train_seq(&mut self, seq: &Seq, stats: &DocStats, gold: &[u8]) -> usize {
+        let mut feats = Vec::with_capacity(32);
+        let mut errors = 0;
+        let mut prev = O;
+        let mut prev_i = usize::MAX;
+        for i in 0..seq.words.len() {
+            if !is_upper_initial(seq.words[i]) {
+                continue;
+            }
+            self.step += 1;
+            let adj = prev_i.wrapping_add(1) == i;
+            let p = if adj { prev } else { O };
+            features(seq, stats, i, p, &mut feats);
+            let s = self.model.scores(&feats);
+            let mut best = O;
+            let mut bs = f32::NEG_INFINITY;
+            for t in 0..NTAGS as u8 {
+                if allowed(p, adj, t) && s[t as usize] > bs {
+                    bs = s[t as usize];
+                    best = t;
+                }
+            }
+            let g = gold[i];
+            if best != g {
+                errors += 1;
+                for &f in &feats {
+                    self.upd(f, g as usize, 1.0);
+                    self.upd(f, best as usize, -1.0);
+                }
+            }
+            // follow gold history (teacher forcing)
+            prev = g;
+            prev_i = i;
+        }
+        errors
+    }
+
+    /// Averages the weights and returns the model.
+    pub fn finish(mut self) -> Model {
+        let step = self.step.max(1);
+        for (f, w) in self.model.w.iter_mut() {
+            let tot = self.totals.get(f).copied().unwrap_or([0.0; NTAGS]);
+            let st = self.stamps.get(f).copied().unwrap_or([0; NTAGS]);
+            for t in 0..NTAGS {
+                let total = tot[t] + (self.step - st[t]) as f32 * w[t];
+                w[t] = total / step as f32;
+            }
+        }
+        self.model
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_roundtrip_and_empty() {
+        let mut m = Model::default();
+        m.w.insert(42, [1.0, -2.0, 0.5]);
+        let b = m.to_bytes(0.0);
+        let m2 = Model::from_bytes(&b);
+        assert!((m2.w[&42][1] + 2.0).abs() < 1e-3);
+        assert!(Model::from_bytes(b"junk").w.is_empty());
+    }
+
+    #[test]
+    fn shipped_model_finds_names() {
+        // Pride and Prejudice, chapter 1
+        let text = "\u{201C}My dear Mr. Bennet,\u{201D} said his lady to him one day, \u{201C}have you heard that Netherfield Park is let at last?\u{201D} Mr. Bennet replied that he had not. Mrs. Long says that Netherfield is taken by a young man of large fortune. His name is Bingley.";
+        let words: Vec<&str> = text.split(' ').collect();
+        let _ = words;
+        let a = crate::analyze(text, &[]);
+        let names: Vec<&str> = a
+            .mentions
+            .iter()
+            .filter(|m| m.kind == crate::MentionKind::Prop)
+            .map(|m| {
+                let s: String = text.chars().skip(m.start).take(m.end - m.start).collect();
+                &text[text.find(s.as_str()).unwrap()..][..s.len()]
+            })
+            .collect();
+        assert!(names.contains(&"Mr. Bennet"), "{names:?}");
+        assert!(names.contains(&"Mrs. Long"), "{names:?}");
+    }
+}
