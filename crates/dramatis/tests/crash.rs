@@ -35,8 +35,14 @@ fn start(dir: &std::path::Path, port: u16) -> Server {
 
 /// curl is on every machine this runs on; it keeps this test free of an HTTP client.
 fn curl(args: &[&str]) -> Option<String> {
-    let out = Command::new("curl").args(["-s", "--max-time", "30"]).args(args).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "30"])
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn json(args: &[&str]) -> Value {
@@ -46,15 +52,25 @@ fn json(args: &[&str]) -> Value {
 #[test]
 fn killed_server_resumes_the_analysis_after_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut s = start(dir.path(), port);
-    let token = json(&["-X", "POST", &format!("{}/api/v1/auth/login", s.base), "-d", "username=testuser&password=testpass123"])
-        ["access_token"]
+    let token = json(&[
+        "-X",
+        "POST",
+        &format!("{}/api/v1/auth/login", s.base),
+        "-d",
+        "username=testuser&password=testpass123",
+    ])["access_token"]
         .as_str()
         .unwrap()
         .to_string();
     let auth = format!("authorization: Bearer {token}");
-    let book = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/docs/bench/middlemarch.epub");
+    let book =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/docs/bench/middlemarch.epub");
     let doc = json(&[
         "-X",
         "POST",
@@ -97,7 +113,12 @@ fn killed_server_resumes_the_analysis_after_restart() {
     // Exactly once: the stored quotes are the analysis' quotes, characters are not doubled.
     let a = json(&["-H", &auth, &format!("{}/api/v1/documents/{id}/analysis", s.base)]);
     let chars = json(&["-H", &auth, &format!("{}/api/v1/characters?limit=100", s.base)]);
-    let names: Vec<&str> = chars["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = chars["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     let mut unique = names.clone();
     unique.sort();
     unique.dedup();

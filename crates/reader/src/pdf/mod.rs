@@ -675,5 +675,4 @@ mod tests {
         let r = read(b"hello", &Limits::default(), Instant::now() + Duration::from_secs(5));
         assert!(matches!(r, Err(Error::Corrupt { .. })));
     }
-
 }
