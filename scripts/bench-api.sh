@@ -77,13 +77,12 @@ LUA
     echo "server VmHWM after login flood: $(vmhwm "$PID") kB"
     echo "== 100 MB upload"
     f=/tmp/bench-upload-100M.txt
+    # Exactly 100 MiB of real text (the upload limit is 100 MiB).
     [ -f "$f" ] || python3 -c "
-import sys
 src=open('$SHARED/data/litbank/original/1342_pride_and_prejudice.txt','rb').read()
-with open('$f','wb') as o:
-    n=0
-    while n < 100*1024*1024:
-        o.write(src); n+=len(src)
+want=100*1024*1024
+data=(src*(want//len(src)+1))[:want]
+open('$f','wb').write(data)
 "
     before=$(vmhwm "$PID")
     for i in 1 2 3; do
@@ -98,6 +97,7 @@ done
 
 if [ -z "${SKIP_PEERS:-}" ]; then
   echo "== FastAPI peer, 2 workers"
+  [ -x /tmp/fastapi-venv/bin/uvicorn ] || (python3 -m venv /tmp/fastapi-venv && /tmp/fastapi-venv/bin/pip install -q -r "$PEERS/fastapi_seed/requirements.txt")
   "$PEERS/fastapi_seed/bench.sh" --boost --workers 2 --endpoints "health characters" --conns "64 256" --label fastapi-w2 || true
   echo "== axum hello"
   if [ ! -x /tmp/axum-hello/target/release/axum-hello ]; then
