@@ -165,7 +165,7 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
         None => events::EventBus::new(db.clone()),
     };
     let tokens = auth::tokens::TokenService::new(secret.as_bytes(), config.access_token_ttl, config.refresh_token_ttl);
-    Ok(AppState {
+    Ok(AppState::new(state::Inner {
         config: Arc::new(config),
         db: db.clone(),
         storage,
@@ -177,7 +177,7 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
         ready: Arc::new(AtomicBool::new(true)),
         started: Instant::now(),
         metrics: metrics_handle(),
-    })
+    }))
 }
 
 /// The OpenAPI document and the router, built together from the handlers.

@@ -225,7 +225,7 @@ fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Value]) -> Result<()
 fn query(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
     let mut stmt = conn.prepare_cached(&rewrite(sql)).map_err(map_err)?;
     bind(&mut stmt, params)?;
-    let columns: Arc<[String]> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+    let columns = column_names(sql, &stmt);
     let n = columns.len();
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
@@ -243,6 +243,27 @@ fn query(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbE
         out.push(Row::new(columns.clone(), values));
     }
     Ok(out)
+}
+
+thread_local! {
+    /// Column names per SQL text, shared by every row of every result, so a
+    /// query does not allocate its column names again each time.
+    static COLUMNS: std::cell::RefCell<std::collections::HashMap<String, Arc<[String]>>> = Default::default();
+}
+
+fn column_names(sql: &str, stmt: &rusqlite::CachedStatement<'_>) -> Arc<[String]> {
+    COLUMNS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(c) = cache.get(sql) {
+            return c.clone();
+        }
+        let cols: Arc<[String]> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+        if cache.len() >= 1024 {
+            cache.clear(); // bounded: dynamic SQL texts cannot grow it forever
+        }
+        cache.insert(sql.to_string(), cols.clone());
+        cols
+    })
 }
 
 fn execute(conn: &Connection, sql: &str, params: &[Value]) -> Result<u64, DbError> {
