@@ -61,20 +61,6 @@ for backend in sqlite postgres; do
   BENCH_USER=testuser BENCH_PASS=testpass123 LABEL="dramatis-$backend" OUT="$OUT/dramatis-$backend" \
     "$PEERS/fastapi_seed/bench.sh" --boost --target "$B" --pid "$PID" --endpoints "health characters" --conns "64 256"
   if [ "$backend" = sqlite ]; then
-    echo "== /health while 256 connections hammer login (Argon2id)"
-    cat >"$OUT/login.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = "username=testuser&password=testpass123"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-LUA
-    timeout 40 wrk -t1 -c256 -d20s --timeout 30s -s "$OUT/login.lua" "$B/api/v1/auth/login" >"$OUT/login-flood.txt" 2>&1 &
-    WL=$!
-    sleep 3
-    timeout 30 wrk -t1 -c64 -d10s --latency "$B/health" >"$OUT/health-under-login.txt" 2>&1
-    wait $WL || true
-    echo "health under login flood:"; grep -E "Requests/sec|99%|50%" "$OUT/health-under-login.txt"
-    echo "login flood:"; grep -E "Requests/sec|Latency" "$OUT/login-flood.txt"
-    echo "server VmHWM after login flood: $(vmhwm "$PID") kB"
     echo "== 100 MB upload"
     f=/tmp/bench-upload-100M.txt
     # Exactly 100 MiB of real text (the upload limit is 100 MiB).
@@ -91,6 +77,20 @@ open('$f','wb').write(data)
     done
     after=$(vmhwm "$PID")
     echo "VmHWM before $before kB, after $after kB, delta $((after - before)) kB"
+    echo "== /health while 256 connections hammer login (Argon2id)"
+    cat >"$OUT/login.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = "username=testuser&password=testpass123"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+LUA
+    timeout 40 wrk -t1 -c256 -d20s --timeout 30s -s "$OUT/login.lua" "$B/api/v1/auth/login" >"$OUT/login-flood.txt" 2>&1 &
+    WL=$!
+    sleep 3
+    timeout 30 wrk -t1 -c64 -d10s --latency "$B/health" >"$OUT/health-under-login.txt" 2>&1
+    wait $WL || true
+    echo "health under login flood:"; grep -E "Requests/sec|99%|50%" "$OUT/health-under-login.txt"
+    echo "login flood:"; grep -E "Requests/sec|Latency" "$OUT/login-flood.txt"
+    echo "server VmHWM after login flood: $(vmhwm "$PID") kB"
   fi
   stop
 done

@@ -188,41 +188,58 @@ fn cypher_str(s: &str) -> String {
     out
 }
 
+/// Rows per `UNWIND` statement: large enough to keep the script short,
+/// small enough for any Neo4j transaction.
+const CYPHER_BATCH: usize = 500;
+
 /// Neo4j statements; characters are keyed by document and analysis id.
+/// Nodes and edges go in batched `UNWIND` statements (compact, and fast to
+/// load), all with `MERGE`, so running the script twice changes nothing.
 pub fn cypher(g: &Graph, document_id: &str, title: &str) -> String {
-    let mut s = format!(
-        "MERGE (b:Book {{id: {}}}) SET b.title = {};\n",
-        cypher_str(document_id),
-        cypher_str(title)
-    );
-    for n in &g.nodes {
+    let doc = cypher_str(document_id);
+    let mut s = format!("MERGE (b:Book {{id: {doc}}}) SET b.title = {};\n", cypher_str(title));
+    for chunk in g.nodes.chunks(CYPHER_BATCH) {
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|n| {
+                format!(
+                    "{{id: {}, name: {}, gender: {}, mentions: {}, quotes: {}}}",
+                    cypher_str(&n.id),
+                    cypher_str(&n.label),
+                    n.gender.as_deref().map_or("null".to_string(), cypher_str),
+                    n.mention_count,
+                    n.quote_count
+                )
+            })
+            .collect();
         let _ = writeln!(
             s,
-            "MERGE (c:Character {{book: {}, id: {}}}) SET c.name = {}, c.gender = {}, c.mentions = {}, c.quotes = {};",
-            cypher_str(document_id),
-            cypher_str(&n.id),
-            cypher_str(&n.label),
-            n.gender.as_deref().map_or("null".to_string(), cypher_str),
-            n.mention_count,
-            n.quote_count
-        );
-        let _ = writeln!(
-            s,
-            "MATCH (b:Book {{id: {d}}}), (c:Character {{book: {d}, id: {}}}) MERGE (c)-[:APPEARS_IN]->(b);",
-            cypher_str(&n.id),
-            d = cypher_str(document_id)
+            "MATCH (b:Book {{id: {doc}}}) UNWIND [{}] AS row \
+             MERGE (c:Character {{book: {doc}, id: row.id}}) \
+             SET c.name = row.name, c.gender = row.gender, c.mentions = row.mentions, c.quotes = row.quotes \
+             MERGE (c)-[:APPEARS_IN]->(b);",
+            rows.join(", ")
         );
     }
-    for e in &g.edges {
+    for chunk in g.edges.chunks(CYPHER_BATCH) {
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|e| {
+                format!(
+                    "{{s: {}, t: {}, w: {:.4}, i: {}}}",
+                    cypher_str(&e.source),
+                    cypher_str(&e.target),
+                    e.weight,
+                    e.interactions
+                )
+            })
+            .collect();
         let _ = writeln!(
             s,
-            "MATCH (a:Character {{book: {d}, id: {}}}), (b:Character {{book: {d}, id: {}}}) \
-             MERGE (a)-[r:INTERACTS_WITH]-(b) SET r.weight = {}, r.interactions = {};",
-            cypher_str(&e.source),
-            cypher_str(&e.target),
-            e.weight,
-            e.interactions,
-            d = cypher_str(document_id)
+            "UNWIND [{}] AS row \
+             MATCH (a:Character {{book: {doc}, id: row.s}}), (b:Character {{book: {doc}, id: row.t}}) \
+             MERGE (a)-[r:INTERACTS_WITH]-(b) SET r.weight = row.w, r.interactions = row.i;",
+            rows.join(", ")
         );
     }
     s
@@ -352,6 +369,8 @@ mod tests {
         let c = cypher(&graph(&sample()), "doc-1", "It's");
         assert!(c.contains("'O\\'Darcy'"));
         assert!(c.contains("MERGE (a)-[r:INTERACTS_WITH]-(b)"));
+        assert!(c.contains("UNWIND [{s: 'c1', t: 'c2', w: 1.0000, i: 4}] AS row"));
+        assert_eq!(c.lines().count(), 3, "book, one node batch, one edge batch:\n{c}");
     }
 
     #[test]

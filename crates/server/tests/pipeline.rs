@@ -592,7 +592,7 @@ async fn graph_and_exports(app: TestApp) {
         ("csv", "text/csv", "id,name,aliases,gender"),
         ("graphml", "application/graphml+xml", "<graphml"),
         ("gexf", "application/gexf+xml", "<gexf"),
-        ("cypher", "application/x-cypher-query", "MERGE (c:Character"),
+        ("cypher", "application/x-cypher-query", "MERGE (c:Character {book:"),
     ] {
         let r = app
             .get(&format!("/api/v1/documents/{id}/export?format={format}"), &t)
