@@ -90,7 +90,25 @@ pub struct Analysis {
     pub mentions: Vec<Mention>,
     pub quotes: Vec<Quote>,
     pub relationships: Vec<Relationship>,
+    /// ISO 639-1 code of the text's language, when detection is confident ([`lang`]).
+    pub language: Option<String>,
+    /// Words most characteristic of the text against general English ([`keywords`]).
+    pub keywords: Vec<keywords::Keyword>,
+    /// An extractive summary: representative sentences in text order ([`summary`]).
+    pub summary: Vec<SummarySentence>,
 }
+
+/// A sentence of the summary, char offsets into the text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummarySentence {
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+}
+
+/// Keywords and summary sentences an analysis reports.
+pub const KEYWORDS: usize = 20;
+pub const SUMMARY_SENTENCES: usize = 5;
 
 /// Everything the stages produce, in byte / token coordinates. Public so other
 /// modules (statistics, relationships, profiles) can build on it.
@@ -473,7 +491,24 @@ fn to_analysis(doc: &Doc, sections: &[Section]) -> Analysis {
         .filter(|s| s.end > s.start)
         .map(|s| doc.tokens[s.start as usize].start as usize..doc.tokens[s.end as usize - 1].end as usize)
         .collect();
-    let stats = stats::compute(text, &sentence_ranges, doc.paragraphs.len());
+    let (stats, keywords) = stats::compute_with_keywords(
+        text,
+        &sentence_ranges,
+        doc.paragraphs.len(),
+        KEYWORDS,
+        &keywords::Options::default(),
+    );
+    let summary = summary::extract(text, &sentence_ranges, SUMMARY_SENTENCES)
+        .into_iter()
+        .filter_map(|r| {
+            let t = text.get(r.clone())?;
+            Some(SummarySentence {
+                start: cx(r.start as u32),
+                end: cx(r.end as u32),
+                text: t.trim().to_string(),
+            })
+        })
+        .collect();
     let relationships = relationships(doc, &mentions, &quotes, sections, &id);
     Analysis {
         text: text.to_string(),
@@ -483,6 +518,9 @@ fn to_analysis(doc: &Doc, sections: &[Section]) -> Analysis {
         mentions,
         quotes,
         relationships,
+        language: lang::detect(text),
+        keywords,
+        summary,
     }
 }
 

@@ -1,12 +1,39 @@
 //! End-to-end on a real novel: Pride and Prejudice from the LitBank mirror in
-//! `../shared` (skipped, with a note, when the file is not there).
+//! `../shared` (which CI has beside the repository; a missing file fails).
 
 fn book() -> Option<String> {
     let p = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../../shared/data/litbank/original/1342_pride_and_prejudice.txt"
     );
-    std::fs::read_to_string(p).ok()
+    Some(std::fs::read_to_string(p).expect("Pride and Prejudice under ../shared/data/litbank"))
+}
+
+#[test]
+fn language_keywords_and_summary() {
+    let text = book().unwrap();
+    let a = nlp::analyze(&text, &[]);
+    assert_eq!(a.language.as_deref(), Some("en"));
+    assert_eq!(a.keywords.len(), nlp::KEYWORDS);
+    assert!(a.keywords.iter().all(|k| k.score > 0.0 && k.count > 0));
+    assert!(
+        a.keywords
+            .iter()
+            .any(|k| ["sister", "lady", "ladyship", "aunt"].contains(&k.term.as_str())),
+        "{:?}",
+        a.keywords
+    );
+    assert_eq!(a.summary.len(), nlp::SUMMARY_SENTENCES);
+    let chars: Vec<char> = text.chars().collect();
+    let mut last = 0;
+    for s in &a.summary {
+        assert!(s.start >= last && s.end > s.start, "in text order");
+        last = s.end;
+        let slice: String = chars[s.start..s.end].iter().collect();
+        assert_eq!(slice.trim(), s.text, "summary offsets are chars into the text");
+    }
+    let json = serde_json::to_value(&a).unwrap();
+    assert!(json["keywords"][0]["term"].is_string() && json["summary"][0]["start"].is_u64());
 }
 
 #[test]

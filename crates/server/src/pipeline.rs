@@ -337,7 +337,7 @@ async fn persist(
             document,
             doc.title.as_deref(),
             serde_json::to_string(&doc.authors).unwrap_or_else(|_| "[]".into()),
-            doc.language.as_deref(),
+            doc.language.as_deref().or(analysis.language.as_deref()),
             words,
             serde_json::to_string(&analysis.stats).unwrap_or_else(|_| "{}".into()),
             sections,
