@@ -231,8 +231,6 @@ fn run(cli: Cli) -> Result<()> {
 
 /// The cast as a table: name, aliases, gender, mentions, quotes, top relations.
 fn print_cast(doc: &reader::Document, a: &nlp::Analysis) {
-    let names: std::collections::HashMap<&str, &str> =
-        a.characters.iter().map(|c| (c.id.as_str(), c.name.as_str())).collect();
     println!(
         "{} — {} words, {} sentences, {} characters, {} quotes",
         doc.title.as_deref().unwrap_or("(untitled)"),
@@ -254,25 +252,7 @@ fn print_cast(doc: &reader::Document, a: &nlp::Analysis) {
             .filter(|x| *x != c.name)
             .take(4)
             .collect();
-        let mut ties: Vec<&nlp::Relationship> = a
-            .relationships
-            .iter()
-            .filter(|r| r.source == c.id || r.target == c.id)
-            .collect();
-        ties.sort_by(|x, y| y.weight.partial_cmp(&x.weight).unwrap_or(std::cmp::Ordering::Equal));
-        let top: Vec<&str> = ties
-            .iter()
-            .take(3)
-            .filter_map(|r| {
-                names
-                    .get(if r.source == c.id {
-                        r.target.as_str()
-                    } else {
-                        r.source.as_str()
-                    })
-                    .copied()
-            })
-            .collect();
+        let top = a.strongest_ties(&c.id, 3);
         println!(
             "{:<28} {:<8} {:>8} {:>7}  {:<40} {}",
             truncate(&c.name, 28),

@@ -98,6 +98,26 @@ pub struct Analysis {
     pub summary: Vec<SummarySentence>,
 }
 
+impl Analysis {
+    /// Names of the `n` characters most strongly tied to character `id`,
+    /// strongest first (for cast tables and persona descriptions).
+    pub fn strongest_ties(&self, id: &str, n: usize) -> Vec<&str> {
+        let mut ties: Vec<&Relationship> = self
+            .relationships
+            .iter()
+            .filter(|r| r.source == id || r.target == id)
+            .collect();
+        ties.sort_by(|a, b| b.weight.partial_cmp(&a.weight).unwrap_or(std::cmp::Ordering::Equal));
+        ties.iter()
+            .take(n)
+            .filter_map(|r| {
+                let other = if r.source == id { &r.target } else { &r.source };
+                self.characters.iter().find(|c| &c.id == other).map(|c| c.name.as_str())
+            })
+            .collect()
+    }
+}
+
 /// A sentence of the summary, char offsets into the text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SummarySentence {

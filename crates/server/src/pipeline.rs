@@ -367,11 +367,6 @@ async fn characters(
     analysis: &nlp::Analysis,
 ) -> Result<Vec<(Uuid, String, bool)>, JobError> {
     let starts = char_starts(&doc.text);
-    let names: std::collections::HashMap<&str, &str> = analysis
-        .characters
-        .iter()
-        .map(|c| (c.id.as_str(), c.name.as_str()))
-        .collect();
     let title = doc.title.clone().unwrap_or_else(|| "the book".into());
     let mut out = Vec::new();
     let mut tx = state.db.begin().await?;
@@ -389,25 +384,7 @@ async fn characters(
             .filter(|q| q.speaker.as_deref() == Some(c.id.as_str()))
             .map(|q| slice(&doc.text, &starts, q.start, q.end).trim_matches(|ch: char| "\"“”‘’' ".contains(ch)))
             .collect();
-        let mut ties: Vec<&nlp::Relationship> = analysis
-            .relationships
-            .iter()
-            .filter(|r| r.source == c.id || r.target == c.id)
-            .collect();
-        ties.sort_by(|a, b| b.weight.partial_cmp(&a.weight).unwrap_or(std::cmp::Ordering::Equal));
-        let close: Vec<&str> = ties
-            .iter()
-            .take(3)
-            .filter_map(|r| {
-                names
-                    .get(if r.source == c.id {
-                        r.target.as_str()
-                    } else {
-                        r.source.as_str()
-                    })
-                    .copied()
-            })
-            .collect();
+        let close = analysis.strongest_ties(&c.id, 3);
         let profile = persona(c, &title, &lines, &close);
         let key = c.name.to_lowercase();
         let existing = tx
