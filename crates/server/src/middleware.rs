@@ -47,10 +47,15 @@ pub async fn timeout(
 /// limit, 405, 404 of unmatched paths, …) into problem documents, so every
 /// error a client sees has the same shape.
 pub async fn problem_bodies(req: Request, next: Next) -> Response {
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).await;
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;
+    }
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body was never read, so hyper drops the connection after this response; saying so
+        // keeps keep-alive clients from sending their next request down a socket that is about to close.
+        resp.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
     }
     let is_problem = resp
         .headers()
@@ -69,7 +74,7 @@ pub async fn problem_bodies(req: Request, next: Next) -> Response {
     };
     let (parts, _) = resp.into_parts();
     let mut fresh = problem(status, detail);
-    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE, header::CONNECTION] {
         if let Some(v) = parts.headers.get(&name) {
             fresh.headers_mut().insert(name, v.clone());
         }
