@@ -15,6 +15,7 @@
 //!
 //! Offsets are char (Unicode scalar value) offsets, as everywhere in dramatis.
 
+mod hash;
 mod index;
 mod snippet;
 mod text;
@@ -32,7 +33,9 @@ pub const PASSAGE_CHARS: usize = 1200;
 /// Paragraphs are added to the current passage until it reaches `target` chars; the break that follows is not part
 /// of any passage. A passage is longer than `target` when its last paragraph is; the last passage is whatever is
 /// left. Returns char ranges `[start, end)`, in order, none empty. This is, to the char, the passage splitting the
-/// server has always stored (its passage ids and offsets are in databases), so it must not change.
+/// server has always stored (its passage ids and offsets are in databases), so it must not change, quirks included:
+/// a run of three or more newlines leaves the extra ones at the start of the next passage, and a text of blank
+/// paragraphs gives a blank passage (`chunk("\n\n", _)` is `[(0, 2)]`).
 pub fn chunk(text: &str, target: usize) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut start = 0usize; // char offset of the current passage

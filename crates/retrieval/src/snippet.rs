@@ -5,8 +5,7 @@
 //! after (we read forwards), and cut at whitespace so that no word is shown in half. Matching uses the same
 //! terms as the index ([`crate::terms`]), so "walked" highlights for the query "walking"; stop words never match.
 
-use std::collections::{HashMap, HashSet};
-
+use crate::hash::Map;
 use crate::text::{normalize, stemmer, words};
 
 /// A snippet of a text: `text` is `chars[start..start + text.chars().count()]` of the original, `highlights` are the
@@ -24,15 +23,17 @@ pub fn snippet(text: &str, query: &str, max_chars: usize) -> Snippet {
     if max_chars == 0 || text.is_empty() {
         return Snippet::default();
     }
-    let wanted: HashSet<String> = crate::terms(query).into_iter().collect();
+    let mut wanted: Vec<String> = crate::terms(query);
+    wanted.sort_unstable();
+    wanted.dedup();
     // Matched words: (start, end, which query term), in char offsets.
     let mut matches: Vec<(usize, usize, usize)> = Vec::new();
     let chars: Vec<char> = text.chars().collect();
     let n = chars.len();
     if !wanted.is_empty() {
-        let ids: HashMap<&str, usize> = wanted.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
         let stemmer = stemmer();
-        let mut seen: HashMap<String, Option<usize>> = HashMap::new();
+        // Each distinct word is stemmed once.
+        let mut seen: Map<String, Option<usize>> = Map::default();
         let mut buf = String::new();
         words(text, |w, raw| {
             normalize(raw, &mut buf);
@@ -42,7 +43,10 @@ pub fn snippet(text: &str, query: &str, max_chars: usize) -> Snippet {
                     let id = if buf.is_empty() || crate::is_stop_word(&buf) {
                         None
                     } else {
-                        ids.get(stemmer.stem(&buf).as_ref()).copied()
+                        {
+                            let stem = stemmer.stem(&buf);
+                            wanted.binary_search_by(|w| w.as_str().cmp(stem.as_ref())).ok()
+                        }
                     };
                     seen.insert(buf.clone(), id);
                     id
@@ -73,9 +77,10 @@ pub fn snippet(text: &str, query: &str, max_chars: usize) -> Snippet {
         }
     };
 
-    // Widen to the budget: a quarter before, the rest after; what one side cannot use goes to the other.
+    // Widen to the budget: a quarter before, the rest after; what one side cannot use goes to the other. Without a
+    // match, everything goes after: the snippet is the beginning of the text.
     let spare = max_chars - (b - a);
-    let mut before = spare / 4;
+    let mut before = if matches.is_empty() { 0 } else { spare / 4 };
     let mut after = spare - before;
     if b + after > n {
         before += b + after - n;

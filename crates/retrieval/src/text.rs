@@ -80,6 +80,19 @@ fn emit(raw: &str, start: usize, mut end: usize, f: &mut impl FnMut(Word, &str))
 /// to [`MAX_WORD_CHARS`]. `out` is a reusable buffer: no allocation once it has grown.
 pub(crate) fn normalize(raw: &str, out: &mut String) {
     out.clear();
+    if raw.is_ascii() {
+        // Fast path, same result: most words of an English book are plain ASCII letters.
+        let mut b = raw.as_bytes();
+        if let [rest @ .., b'\'', b's' | b'S'] = b {
+            b = rest;
+        }
+        if !b.contains(&b'\'') {
+            let b = &b[..b.len().min(MAX_WORD_CHARS)];
+            // ASCII bytes are chars.
+            out.extend(b.iter().map(|&c| c.to_ascii_lowercase() as char));
+            return;
+        }
+    }
     let mut n = 0;
     let mut chars = raw.chars();
     while let Some(c) = chars.next() {
