@@ -127,6 +127,28 @@ impl ShortWord {
         k[23] = b.len() as u8;
         Some(ShortWord(k))
     }
+
+    /// The key of a raw word that is plain ASCII letters and digits (possibly with a possessive `'s`), built
+    /// without going through [`normalize`]; `None` for anything else. Same key as `new(normalized raw)`.
+    #[inline]
+    fn ascii(raw: &str) -> Option<ShortWord> {
+        let mut b = raw.as_bytes();
+        if let [rest @ .., b'\'', b's' | b'S'] = b {
+            b = rest;
+        }
+        if b.len() > 23 || b.is_empty() {
+            return None;
+        }
+        let mut k = [0u8; 24];
+        for (d, &c) in k.iter_mut().zip(b) {
+            if !c.is_ascii_alphanumeric() {
+                return None;
+            }
+            *d = c.to_ascii_lowercase();
+        }
+        k[23] = b.len() as u8;
+        Some(ShortWord(k))
+    }
 }
 
 impl Index {
@@ -145,18 +167,26 @@ impl Index {
         let mut buf = String::new();
         for item in items {
             words(item.text, |_, raw| {
-                normalize(raw, &mut buf);
-                if buf.is_empty() {
-                    return;
-                }
-                let short = ShortWord::new(&buf);
-                let known = match &short {
-                    Some(k) => short_ids.get(k),
-                    None => word_ids.get(buf.as_str()),
+                // Most words take the first branch: no normalising, no copying, one inline probe.
+                let (short, known) = match ShortWord::ascii(raw) {
+                    Some(k) => (Some(k), short_ids.get(&k).copied()),
+                    None => {
+                        normalize(raw, &mut buf);
+                        if buf.is_empty() {
+                            return;
+                        }
+                        let short = ShortWord::new(&buf);
+                        let known = match &short {
+                            Some(k) => short_ids.get(k),
+                            None => word_ids.get(buf.as_str()),
+                        };
+                        (short, known.copied())
+                    }
                 };
                 let id = match known {
-                    Some(&id) => id,
+                    Some(id) => id,
                     None => {
+                        normalize(raw, &mut buf);
                         let id = if crate::is_stop_word(&buf) {
                             STOP
                         } else {
@@ -338,6 +368,12 @@ impl Index {
         self.post_start[t as usize + 1] - self.post_start[t as usize]
     }
 
+    /// Whether item `d` holds `phrase` (two terms or more) as a sequence: first every term through the postings
+    /// (a binary search each), and only then a scan of the item's sequence.
+    fn has_phrase(&self, d: u32, phrase: &[u32]) -> bool {
+        phrase.iter().all(|&t| self.postings(t).0.binary_search(&d).is_ok()) && self.seq_contains(d, phrase)
+    }
+
     fn seq_contains(&self, d: u32, phrase: &[u32]) -> bool {
         fn find<T: Copy + Into<u32>>(seq: &[T], phrase: &[u32]) -> bool {
             seq.windows(phrase.len())
@@ -398,7 +434,11 @@ impl Index {
                 };
                 for &d in self.postings(rarest).0 {
                     let d = d as usize;
-                    if acc[d] > 0.0 && !boosted[d] && (ids.len() == 1 || self.seq_contains(d as u32, &ids)) {
+                    if acc[d] > 0.0
+                        && !boosted[d]
+                        && opts.allows(self.sections[d])
+                        && (ids.len() == 1 || self.has_phrase(d as u32, &ids))
+                    {
                         boosted[d] = true;
                         any_boost = true;
                     }
@@ -510,4 +550,36 @@ pub fn search_many(indexes: &[&Index], query: &str, opts: &SearchOptions) -> Vec
     out.sort_unstable_by(better);
     out.drain(..opts.offset.min(out.len()));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_keys_are_the_normalised_keys() {
+        let mut buf = String::new();
+        for raw in [
+            "Bennet",
+            "Bennet's",
+            "BENNET'S",
+            "x",
+            "1812",
+            "don't",
+            "a'b's",
+            "Zoë",
+            &"Long".repeat(6),
+            "ab'S",
+        ] {
+            normalize(raw, &mut buf);
+            if let Some(k) = ShortWord::ascii(raw) {
+                assert!(k == ShortWord::new(&buf).unwrap(), "{raw}");
+            } else {
+                assert!(
+                    !raw.is_ascii() || raw.len() > 23 || raw.trim_end_matches("'s").contains('\''),
+                    "{raw}"
+                );
+            }
+        }
+    }
 }

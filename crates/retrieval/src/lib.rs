@@ -31,7 +31,7 @@ pub const PASSAGE_CHARS: usize = 1200;
 /// Splits text into retrievable passages of about `target` chars, ending at paragraph breaks (`"\n\n"`).
 ///
 /// Paragraphs are added to the current passage until it reaches `target` chars; the break that follows is not part
-/// of any passage. A passage is longer than `target` when its last paragraph is; the last passage is whatever is
+/// of any passage. A passage overshoots `target` by at most its last paragraph; the last passage is whatever is
 /// left. Returns char ranges `[start, end)`, in order, none empty. This is, to the char, the passage splitting the
 /// server has always stored (its passage ids and offsets are in databases), so it must not change, quirks included:
 /// a run of three or more newlines leaves the extra ones at the start of the next passage, and a text of blank
