@@ -27,6 +27,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub storage_url: String,
+    /// Unreferenced blobs and temporary uploads older than this are removed
+    /// by maintenance (longer than any upload may take).
+    pub orphan_grace: Duration,
     pub redis_url: Option<String>,
     /// `None` in development until the generated key is loaded from the data dir.
     pub secret_key: Option<String>,
@@ -35,6 +38,11 @@ pub struct Config {
     pub llm_base_url: Option<String>,
     pub llm_model: Option<String>,
     pub llm_api_key: Option<String>,
+    pub llm_timeout: Duration,
+    pub llm_max_retries: u32,
+    pub llm_context_tokens: usize,
+    /// Bytes of per-document search indexes kept in memory.
+    pub retrieval_cache_bytes: usize,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub request_timeout: Duration,
@@ -74,6 +82,16 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         "local directory (default DATA_DIR/files) or s3://bucket/prefix",
     ),
     (
+        "DRAMATIS_S3_ENDPOINT",
+        None,
+        "S3-compatible endpoint for s3:// storage (default: AWS_ENDPOINT_URL, else AWS)",
+    ),
+    (
+        "DRAMATIS_ORPHAN_GRACE_SECS",
+        Some("7200"),
+        "maintenance removes unreferenced files and stale temporary uploads older than this",
+    ),
+    (
         "DRAMATIS_REDIS_URL",
         None,
         "redis://… for cross-instance events (optional)",
@@ -100,6 +118,26 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         None,
         "API key for the LLM server, if it needs one",
     ),
+    (
+        "DRAMATIS_LLM_TIMEOUT_SECS",
+        Some("120"),
+        "longest wait for a whole reply, and for each streamed chunk",
+    ),
+    (
+        "DRAMATIS_LLM_MAX_RETRIES",
+        Some("2"),
+        "retries on 429/5xx/connection errors before the first token",
+    ),
+    (
+        "DRAMATIS_LLM_CONTEXT_TOKENS",
+        Some("8192"),
+        "the model's context window; the prompt is fitted into it",
+    ),
+    (
+        "DRAMATIS_RETRIEVAL_CACHE_MB",
+        Some("256"),
+        "memory for cached per-document search indexes",
+    ),
     ("DRAMATIS_ACCESS_TOKEN_MINUTES", Some("15"), "lifetime of access tokens"),
     ("DRAMATIS_REFRESH_TOKEN_DAYS", Some("30"), "lifetime of refresh tokens"),
     (
@@ -113,6 +151,16 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         "DRAMATIS_HASH_CONCURRENCY",
         None,
         "concurrent password hashes (default: number of CPUs)",
+    ),
+    (
+        "DRAMATIS_WORKERS",
+        Some("2"),
+        "job workers inside serve (0: jobs wait for `dramatis worker`)",
+    ),
+    (
+        "DRAMATIS_JOB_LEASE_SECS",
+        Some("30"),
+        "how long a claimed job stays a worker's without a heartbeat",
     ),
 ];
 
@@ -291,6 +339,17 @@ impl Config {
             Some(raw) => raw.trim().to_string(),
             None => data_dir.join("files").display().to_string(),
         };
+        // The endpoint travels as a query parameter of the s3:// URL (see `Storage::open`).
+        let storage_url = match c.src.get("DRAMATIS_S3_ENDPOINT") {
+            Some(e) if storage_url.starts_with("s3://") && !storage_url.contains("endpoint=") => {
+                let sep = if storage_url.contains('?') { '&' } else { '?' };
+                format!("{storage_url}{sep}endpoint={}", e.trim())
+            }
+            _ => storage_url,
+        };
+        let orphan_grace = c
+            .number::<u64>("DRAMATIS_ORPHAN_GRACE_SECS", 0, 30 * 86_400)
+            .unwrap_or(7200);
         let redis_url = if c.src.get("DRAMATIS_REDIS_URL").is_some() {
             c.url("DRAMATIS_REDIS_URL", &["redis", "rediss"])
         } else {
@@ -334,6 +393,14 @@ impl Config {
         } else {
             None
         };
+        let llm_timeout = c.number::<u64>("DRAMATIS_LLM_TIMEOUT_SECS", 1, 3600).unwrap_or(120);
+        let llm_max_retries = c.number::<u32>("DRAMATIS_LLM_MAX_RETRIES", 0, 10).unwrap_or(2);
+        let llm_context_tokens = c
+            .number::<usize>("DRAMATIS_LLM_CONTEXT_TOKENS", 1024, 10_000_000)
+            .unwrap_or(8192);
+        let retrieval_cache_mb = c
+            .number::<usize>("DRAMATIS_RETRIEVAL_CACHE_MB", 1, 1_000_000)
+            .unwrap_or(256);
         let access_minutes = c
             .number::<u64>("DRAMATIS_ACCESS_TOKEN_MINUTES", 1, 24 * 60)
             .unwrap_or(15);
@@ -365,6 +432,7 @@ impl Config {
             data_dir,
             database_url,
             storage_url,
+            orphan_grace: Duration::from_secs(orphan_grace),
             redis_url,
             secret_key,
             cors_origins,
@@ -372,6 +440,10 @@ impl Config {
             llm_base_url,
             llm_model: c.src.get("DRAMATIS_LLM_MODEL").map(str::to_string),
             llm_api_key: c.src.get("DRAMATIS_LLM_API_KEY").map(str::to_string),
+            llm_timeout: Duration::from_secs(llm_timeout),
+            llm_max_retries,
+            llm_context_tokens,
+            retrieval_cache_bytes: retrieval_cache_mb * 1024 * 1024,
             access_token_ttl: Duration::from_secs(access_minutes * 60),
             refresh_token_ttl: Duration::from_secs(refresh_days * 86_400),
             request_timeout: Duration::from_secs(timeout),
@@ -393,6 +465,7 @@ const IGNORED: &[&str] = &[
     "DRAMATIS_CONFIG",
     "DRAMATIS_TEST_POSTGRES_URL",
     "DRAMATIS_TEST_REDIS_URL",
+    "DRAMATIS_TEST_S3_URL",
 ];
 
 #[cfg(test)]

@@ -51,6 +51,9 @@ pub enum ApiError {
     Unavailable(String),
     #[error("{0}")]
     Timeout(String),
+    /// An upstream service (the LLM server) failed or answered nonsense.
+    #[error("{0}")]
+    BadGateway(String),
     /// The cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -71,6 +74,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

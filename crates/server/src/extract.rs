@@ -98,6 +98,24 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     }
 }
 
+/// Two UUID path parameters (`/conversations/{id}/messages/{message_id}`).
+pub struct IdPairPath(pub Uuid, pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPairPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let parse = |raw: &str| {
+            Uuid::parse_str(raw)
+                .map_err(|_| ApiError::Unprocessable(format!("`{}` is not a valid UUID", truncate(raw, 64))))
+        };
+        match axum::extract::Path::<(String, String)>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path((a, b))) => Ok(IdPairPath(parse(&a)?, parse(&b)?)),
+            Err(rej) => Err(path_rejection(rej)),
+        }
+    }
+}
+
 fn path_rejection(rej: PathRejection) -> ApiError {
     ApiError::BadRequest(rej.body_text())
 }

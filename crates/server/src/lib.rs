@@ -12,6 +12,7 @@
 //! until a shutdown signal, letting in-flight requests finish.
 
 pub mod auth;
+pub mod chat;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -165,6 +166,8 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
         None => events::EventBus::new(db.clone()),
     };
     let tokens = auth::tokens::TokenService::new(secret.as_bytes(), config.access_token_ttl, config.refresh_token_ttl);
+    let llm = chat::client(&config).map_err(StartError::Other)?;
+    let indexes = chat::index::IndexCache::new(config.retrieval_cache_bytes);
     Ok(AppState::new(state::Inner {
         config: Arc::new(config),
         db: db.clone(),
@@ -177,6 +180,8 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
         ready: Arc::new(AtomicBool::new(true)),
         started: Instant::now(),
         metrics: metrics_handle(),
+        indexes,
+        llm,
     }))
 }
 
@@ -190,10 +195,17 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::documents::router())
         .merge(routes::users::router())
         .merge(routes::jobs::router())
+        .merge(routes::search::router())
+        .merge(routes::cards::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(timeout, middleware::timeout));
-    // Long-lived streams get no request timeout.
-    let streams = routes::events::router();
+    // Long-lived streams get no request timeout; a chat turn waits for the
+    // model at most DRAMATIS_LLM_TIMEOUT_SECS (the client's own timeouts end
+    // it), so it is not cut by the ordinary request timeout either.
+    let streams = routes::events::router().merge(routes::chat::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)));
+    let card_import = routes::cards::import_router()
+        .layer(DefaultBodyLimit::max(routes::cards::MAX_CARD_BYTES + 1024 * 1024))
+        .layer(axum::middleware::from_fn_with_state(timeout, middleware::timeout));
     let uploads = routes::documents::upload_router()
         .layer(DefaultBodyLimit::max(max_upload.saturating_add(1024 * 1024)))
         .layer(axum::middleware::from_fn_with_state(
@@ -201,7 +213,7 @@ pub fn router(state: AppState) -> Router {
             middleware::timeout,
         ));
     let (app, spec) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .nest("/api/v1", api.merge(uploads).merge(streams))
+        .nest("/api/v1", api.merge(uploads).merge(streams).merge(card_import))
         .merge(routes::health::router())
         .split_for_parts();
     let spec = Arc::new(spec.to_pretty_json().unwrap_or_else(|_| "{}".into()));
@@ -238,6 +250,10 @@ pub fn openapi_json() -> String {
                 .merge(routes::documents::upload_router())
                 .merge(routes::users::router())
                 .merge(routes::jobs::router())
+                .merge(routes::search::router())
+                .merge(routes::cards::router())
+                .merge(routes::cards::import_router())
+                .merge(routes::chat::router())
                 .merge(routes::events::router()),
         )
         .merge(routes::health::router())

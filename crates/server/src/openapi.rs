@@ -17,7 +17,9 @@ use utoipa::openapi::security::{Flow, HttpAuthScheme, HttpBuilder, OAuth2, Passw
     modifiers(&Security),
     tags(
         (name = "auth", description = "Accounts and tokens"),
-        (name = "characters", description = "Personas to chat with"),
+        (name = "characters", description = "Personas to chat with; character cards (V2, V3, PNG) in and out"),
+        (name = "chat", description = "Conversations with a character, grounded in its book, streamed or whole"),
+        (name = "search", description = "Ranked passages and quotes of your books"),
         (name = "documents", description = "Uploaded books and their analysis"),
         (name = "jobs", description = "Background work: analysis progress, cancellation"),
         (name = "events", description = "Real-time events over WebSocket and Server-Sent Events"),

@@ -45,4 +45,8 @@ pub struct Inner {
     pub ready: Arc<AtomicBool>,
     pub started: Instant,
     pub metrics: Option<PrometheusHandle>,
+    /// Per-document search indexes (a cache; the database is the truth).
+    pub indexes: crate::chat::index::IndexCache,
+    /// The model server's client, when `DRAMATIS_LLM_BASE_URL` is set; chat is extractive without it.
+    pub llm: Option<Arc<llm::Client>>,
 }

@@ -10,6 +10,7 @@ use super::{Backend, Db, DbError};
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("../../migrations/0001_init.sql")),
     ("0002_pipeline", include_str!("../../migrations/0002_pipeline.sql")),
+    ("0003_chat", include_str!("../../migrations/0003_chat.sql")),
 ];
 
 const CREATE: &str =

@@ -50,13 +50,56 @@ pub struct Character {
     pub stats: serde_json::Value,
     /// True once the user changed a character made from a book: re-analysis leaves it alone.
     pub edited: bool,
+    /// Model settings for chatting with this character (override the server's).
+    pub llm: LlmSettings,
     pub owner_id: Uuid,
     pub created_at: String,
     pub updated_at: String,
 }
 
 const COLS: &str = "id, user_id, document_id, name, description, personality, speech_style, scenario, greeting, \
-                    example_dialogue, tags, avatar_url, aliases, gender, stats, edited, created_at, updated_at";
+                    example_dialogue, tags, avatar_url, aliases, gender, stats, edited, llm, created_at, updated_at";
+
+/// Per-character model settings; absent ones use the server's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"model": "llama3.1", "temperature": 0.8, "max_tokens": 400}))]
+pub struct LlmSettings {
+    /// The model name the server asks for (else `DRAMATIS_LLM_MODEL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// 0 to 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    /// 1 to 32768 tokens per reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+}
+
+impl LlmSettings {
+    pub fn check(&self) -> Result<String, ApiError> {
+        if let Some(m) = &self.model
+            && (m.trim().is_empty() || m.chars().count() > 200)
+        {
+            return Err(ApiError::Unprocessable("llm.model must be 1-200 characters".into()));
+        }
+        if let Some(t) = self.temperature
+            && !(0.0..=2.0).contains(&t)
+        {
+            return Err(ApiError::Unprocessable(
+                "llm.temperature must be between 0 and 2".into(),
+            ));
+        }
+        if let Some(n) = self.max_tokens
+            && !(1..=32_768).contains(&n)
+        {
+            return Err(ApiError::Unprocessable(
+                "llm.max_tokens must be between 1 and 32768".into(),
+            ));
+        }
+        serde_json::to_string(self).map_err(ApiError::internal)
+    }
+}
 
 impl FromRow for Character {
     fn from_row(r: &Row) -> Result<Self, DbError> {
@@ -77,6 +120,7 @@ impl FromRow for Character {
             gender: r.get("gender")?,
             stats: serde_json::from_str(&r.get::<String>("stats")?).unwrap_or_default(),
             edited: r.get("edited")?,
+            llm: serde_json::from_str(&r.get::<String>("llm")?).unwrap_or_default(),
             owner_id: r.get("user_id")?,
             created_at: r.get("created_at")?,
             updated_at: r.get("updated_at")?,
@@ -110,6 +154,8 @@ pub struct CreateCharacter {
     pub avatar_url: Option<String>,
     /// One of the caller's documents.
     pub document_id: Option<Uuid>,
+    #[serde(default)]
+    pub llm: LlmSettings,
 }
 
 /// Absent fields are left alone; `null` clears `avatar_url`/`document_id`.
@@ -134,6 +180,8 @@ pub struct PatchCharacter {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Uuid>)]
     pub document_id: Option<Option<Uuid>>,
+    /// Replaces the model settings as a whole.
+    pub llm: Option<LlmSettings>,
 }
 
 /// Tells "absent" (outer None, by `default`) from "null" (Some(None)).
@@ -144,7 +192,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 const NAME_MAX: usize = 200;
 const TEXT_MAX: usize = 20_000;
 
-fn check_name(name: &str) -> Result<String, ApiError> {
+pub(crate) fn check_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     let n = name.chars().count();
     if n == 0 || n > NAME_MAX {
@@ -160,7 +208,7 @@ fn check_name(name: &str) -> Result<String, ApiError> {
     Ok(name.to_string())
 }
 
-fn check_text(field: &str, v: &str) -> Result<(), ApiError> {
+pub(crate) fn check_text(field: &str, v: &str) -> Result<(), ApiError> {
     let n = v.chars().count();
     if n > TEXT_MAX {
         return Err(ApiError::Unprocessable(format!(
@@ -175,7 +223,7 @@ fn check_text(field: &str, v: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn check_tags(tags: &[String]) -> Result<String, ApiError> {
+pub(crate) fn check_tags(tags: &[String]) -> Result<String, ApiError> {
     if tags.len() > 50 {
         return Err(ApiError::Unprocessable(format!("at most 50 tags, got {}", tags.len())));
     }
@@ -252,6 +300,7 @@ async fn create_character(
         check_text(f, v)?;
     }
     let tags = check_tags(&req.tags)?;
+    let llm = req.llm.check()?;
     if let Some(u) = &req.avatar_url {
         check_url(u)?;
     }
@@ -264,8 +313,8 @@ async fn create_character(
         .db
         .execute(
             "INSERT INTO characters (id, user_id, document_id, name, description, personality, speech_style, scenario, \
-             greeting, example_dialogue, tags, avatar_url, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+             greeting, example_dialogue, tags, avatar_url, llm, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14, $13, $13)",
             &params![
                 id,
                 user.id,
@@ -279,7 +328,8 @@ async fn create_character(
                 req.example_dialogue,
                 tags,
                 req.avatar_url,
-                t
+                t,
+                llm
             ],
         )
         .await?;
@@ -399,6 +449,9 @@ async fn patch_character(
     }
     if let Some(tags) = &req.tags {
         sets.push(("tags", check_tags(tags)?.into()));
+    }
+    if let Some(llm) = &req.llm {
+        sets.push(("llm", llm.check()?.into()));
     }
     if let Some(url) = &req.avatar_url {
         if let Some(u) = url {

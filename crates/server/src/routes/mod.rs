@@ -1,12 +1,15 @@
 //! Routes by resource; handlers stay thin (parse, authorise, call, answer).
 
 pub mod auth;
+pub mod cards;
 pub mod characters;
+pub mod chat;
 pub mod docs;
 pub mod documents;
 pub mod events;
 pub mod health;
 pub mod jobs;
+pub mod search;
 pub mod users;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
