@@ -36,10 +36,6 @@ impl From<crate::db::DbError> for JobError {
     }
 }
 
-/// Target size of a retrievable passage, in chars; passages end at paragraph
-/// boundaries, so most are a little shorter or longer.
-const PASSAGE_CHARS: usize = 1200;
-
 /// The job kind that runs this pipeline.
 pub const KIND: &str = "analyze_document";
 
@@ -237,27 +233,15 @@ fn slice<'a>(text: &'a str, starts: &[usize], start: usize, end: usize) -> &'a s
     &text[s..e]
 }
 
-/// Splits text into passages of about [`PASSAGE_CHARS`] at paragraph
-/// breaks; returns char ranges.
+/// Splits text into passages of about [`retrieval::PASSAGE_CHARS`] at
+/// paragraph breaks (char ranges); blank ones (runs of empty lines) are not
+/// worth storing or retrieving.
 pub fn passages(text: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut start = 0usize; // char offset of the current passage
-    let mut pos = 0usize; // chars consumed
-    for para in text.split("\n\n") {
-        let n = para.chars().count();
-        let end = pos + n;
-        if end - start >= PASSAGE_CHARS && end > start {
-            out.push((start, end));
-            start = end + 2;
-        }
-        pos = end + 2;
-    }
-    let total = text.chars().count();
-    if start < total {
-        out.push((start, total));
-    }
-    out.retain(|(s, e)| e > s);
-    out
+    let starts = char_starts(text);
+    retrieval::chunk(text, retrieval::PASSAGE_CHARS)
+        .into_iter()
+        .filter(|(s, e)| !slice(text, &starts, *s, *e).trim().is_empty())
+        .collect()
 }
 
 fn section_of(sections: &[reader::Section], at: usize) -> Option<usize> {
@@ -346,6 +330,8 @@ async fn persist(
     )
     .await?;
     tx.commit().await?;
+    // The old passages' index is stale now; free it rather than wait for eviction.
+    state.indexes.forget(document);
     Ok(Stored {
         passages: ranges.len(),
         quotes: analysis.quotes.len(),
@@ -548,6 +534,7 @@ mod tests {
             assert!(!t.starts_with('\n') && !t.ends_with('\n'), "{t:?}");
         }
         assert!(passages("").is_empty());
+        assert!(passages("\n\n\n\n").is_empty(), "blank passages are dropped");
         assert_eq!(passages("Short."), vec![(0, 6)]);
     }
 

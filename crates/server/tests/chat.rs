@@ -298,6 +298,19 @@ async fn spoiler_limit_holds_for_every_citation(app: TestApp) {
         422,
     )
     .await;
+    // Deleting the book keeps a character the user talked to, and the talk.
+    let before: Value = app.get("/api/v1/characters?limit=100", &t).await.json().await.unwrap();
+    assert!(before["total"].as_i64().unwrap() > 1);
+    assert_eq!(app.delete(&format!("/api/v1/documents/{doc}"), &t).await.status(), StatusCode::NO_CONTENT);
+    let after: Value = app.get("/api/v1/characters?limit=100", &t).await.json().await.unwrap();
+    assert_eq!(after["total"], 1, "only the character with a conversation stays: {after}");
+    assert_eq!(after["items"][0]["id"], id);
+    assert_eq!(after["items"][0]["document_id"], Value::Null);
+    let conv: Value = app.get(&format!("/api/v1/conversations/{cid}"), &t).await.json().await.unwrap();
+    assert!(conv["messages"].as_array().unwrap().len() >= 12);
+    // Without its book the character still answers (from its profile), never with a 500.
+    let r = chat(&app, &t, id, json!({"message": "Are you there?", "conversation_id": cid})).await;
+    assert_eq!(r.status(), StatusCode::OK);
 }
 
 /// Reads an SSE body into (event, data) pairs.

@@ -383,15 +383,18 @@ async fn delete_document(
 ) -> Result<StatusCode, ApiError> {
     let doc = load(&state, &user, id).await?;
     // Characters made from the document go with it unless the user edited
-    // them; edited ones stay, unlinked (the foreign key sets it null).
+    // them or talked to them (their conversations are the user's); those stay,
+    // unlinked (the foreign key sets it null).
     let mut tx = state.db.begin().await?;
     tx.execute(
-        "DELETE FROM characters WHERE document_id = $1 AND edited = 0",
+        "DELETE FROM characters WHERE document_id = $1 AND edited = 0 \
+         AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.character_id = characters.id)",
         &params![id],
     )
     .await?;
     tx.execute("DELETE FROM documents WHERE id = $1", &params![id]).await?;
     tx.commit().await?;
+    state.indexes.forget(id);
     if let Some(job) = doc.job_id {
         let _ = state.queue.cancel(job).await;
     }
