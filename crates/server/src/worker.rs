@@ -128,13 +128,80 @@ async fn run_one(state: &AppState, worker: &str, job: Job) {
     }
 }
 
-/// Purges expired tokens and old events, and puts back jobs stuck with an
-/// expired lease.
-async fn maintenance_once(state: &AppState) -> Result<Value, JobError> {
+/// Purges expired tokens and old events, puts back jobs stuck with an
+/// expired lease, and removes orphaned files (see [`remove_orphans`]).
+pub async fn maintenance_once(state: &AppState) -> Result<Value, JobError> {
     let tokens = state.tokens.purge_expired(&state.db).await?;
     let events = state.events.purge_older_than(Duration::from_secs(7 * 86_400)).await?;
     let requeued = state.queue.requeue_stuck().await?;
-    Ok(json!({"tokens_purged": tokens, "events_purged": events, "jobs_requeued": requeued}))
+    let (blobs, temp) = remove_orphans(state, state.config.orphan_grace).await?;
+    Ok(json!({
+        "tokens_purged": tokens,
+        "events_purged": events,
+        "jobs_requeued": requeued,
+        "orphaned_blobs_removed": blobs,
+        "temp_files_removed": temp,
+    }))
+}
+
+/// Removes stored blobs that no `documents` row refers to, and temporary
+/// uploads, once they are older than `grace`; returns (blobs, temp files).
+///
+/// A blob is committed before its row is written, so a blob without a row is
+/// either an upload between the two steps (young: the grace period spares
+/// it; a re-upload of existing content refreshes a local blob's time) or an
+/// orphan left by a crash or a failed delete. Each candidate's row and time
+/// are checked again just before it is removed, which leaves only the
+/// milliseconds between that check and the delete for an identical upload to
+/// race with.
+pub async fn remove_orphans(state: &AppState, grace: Duration) -> Result<(usize, usize), JobError> {
+    let storage_err = |e: crate::storage::StorageError| JobError::Retry(e.to_string());
+    let cutoff = std::time::SystemTime::now()
+        .checked_sub(grace)
+        .unwrap_or(std::time::UNIX_EPOCH);
+    let temp = state.storage.remove_stale_temp(cutoff).await.map_err(storage_err)?;
+    let old: Vec<String> = state
+        .storage
+        .blobs()
+        .await
+        .map_err(storage_err)?
+        .into_iter()
+        .filter(|b| b.modified < cutoff)
+        .map(|b| b.sha256)
+        .collect();
+    if old.is_empty() {
+        return Ok((0, temp));
+    }
+    let referenced: std::collections::HashSet<String> = state
+        .db
+        .fetch_all("SELECT DISTINCT sha256 FROM documents", &[])
+        .await?
+        .iter()
+        .map(|r| r.get::<String>("sha256"))
+        .collect::<Result<_, _>>()?;
+    let mut removed = 0;
+    for sha in old.into_iter().filter(|s| !referenced.contains(s)) {
+        let rows = state
+            .db
+            .fetch_one(
+                "SELECT COUNT(*) AS n FROM documents WHERE sha256 = $1",
+                &crate::params![sha.as_str()],
+            )
+            .await?
+            .get::<i64>("n")?;
+        let still_old = state
+            .storage
+            .modified(&sha)
+            .await
+            .map_err(storage_err)?
+            .is_some_and(|t| t < cutoff);
+        if rows == 0 && still_old {
+            state.storage.delete(&sha).await.map_err(storage_err)?;
+            tracing::info!(sha256 = %sha, "removed an orphaned blob");
+            removed += 1;
+        }
+    }
+    Ok((removed, temp))
 }
 
 /// Runs maintenance every hour (every process does; the work is idempotent).
