@@ -301,15 +301,32 @@ async fn spoiler_limit_holds_for_every_citation(app: TestApp) {
     // Deleting the book keeps a character the user talked to, and the talk.
     let before: Value = app.get("/api/v1/characters?limit=100", &t).await.json().await.unwrap();
     assert!(before["total"].as_i64().unwrap() > 1);
-    assert_eq!(app.delete(&format!("/api/v1/documents/{doc}"), &t).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&format!("/api/v1/documents/{doc}"), &t).await.status(),
+        StatusCode::NO_CONTENT
+    );
     let after: Value = app.get("/api/v1/characters?limit=100", &t).await.json().await.unwrap();
-    assert_eq!(after["total"], 1, "only the character with a conversation stays: {after}");
+    assert_eq!(
+        after["total"], 1,
+        "only the character with a conversation stays: {after}"
+    );
     assert_eq!(after["items"][0]["id"], id);
     assert_eq!(after["items"][0]["document_id"], Value::Null);
-    let conv: Value = app.get(&format!("/api/v1/conversations/{cid}"), &t).await.json().await.unwrap();
+    let conv: Value = app
+        .get(&format!("/api/v1/conversations/{cid}"), &t)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(conv["messages"].as_array().unwrap().len() >= 12);
     // Without its book the character still answers (from its profile), never with a 500.
-    let r = chat(&app, &t, id, json!({"message": "Are you there?", "conversation_id": cid})).await;
+    let r = chat(
+        &app,
+        &t,
+        id,
+        json!({"message": "Are you there?", "conversation_id": cid}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 
@@ -1005,4 +1022,58 @@ async fn model_backed_chat(backend: Backend) {
         .as_i64()
         .unwrap();
     assert_eq!(after, count_before + 1, "the question is kept, no half reply is stored");
+    // Over the WebSocket, chat.cancel stops the reply and the model request.
+    model.closed_early.store(false, std::sync::atomic::Ordering::SeqCst);
+    model
+        .script
+        .lock()
+        .unwrap()
+        .push_back(Script::Hang(vec!["Let me ", "think"]));
+    let mut ws = connect_ws(&app, &t).await;
+    let msg =
+        json!({"type": "chat", "request_id": "c1", "character_id": id, "message": "Well?", "conversation_id": cid});
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(msg.to_string().into()))
+        .await
+        .unwrap();
+    let mut got = String::new();
+    while !got.contains("think") {
+        let e = next_json(&mut ws, Duration::from_secs(10))
+            .await
+            .expect("tokens arrive");
+        if e["type"] == "chat.token" {
+            got.push_str(e["delta"].as_str().unwrap());
+        }
+    }
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(
+        json!({"type": "chat.cancel", "request_id": "c1"}).to_string().into(),
+    ))
+    .await
+    .unwrap();
+    loop {
+        let e = next_json(&mut ws, Duration::from_secs(10))
+            .await
+            .expect("the cancel is confirmed");
+        assert_ne!(e["type"], "chat.message", "a cancelled reply is not finished: {e}");
+        if e["type"] == "chat.cancelled" {
+            assert_eq!(e["request_id"], "c1");
+            break;
+        }
+    }
+    let start = Instant::now();
+    while !model.closed_early.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "cancel drops the model request"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let n = app
+        .get(&format!("/api/v1/conversations/{cid}"), &t)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["message_count"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(n, after + 1, "only the question was stored");
 }
