@@ -41,9 +41,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Part size of S3 multipart uploads (S3's minimum is 5 MiB); at most two
-/// parts are in flight, so an upload to S3 buffers at most ~3 parts.
-pub const PART_BYTES: usize = 8 * 1024 * 1024;
+/// Part size of S3 multipart uploads (S3's minimum, so up to 50 GB in its
+/// 10,000 parts). One part is in flight while the next fills, so an upload to
+/// S3 holds about two parts in memory.
+pub const PART_BYTES: usize = 5 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -308,7 +309,7 @@ impl Storage {
                 let mut file = tokio::fs::File::open(&pending.path).await.map_err(io(&pending.path))?;
                 // One PUT below PART_BYTES, a multipart upload above; either
                 // way the object appears at `key` only when complete.
-                let mut w = BufWriter::with_capacity(store.clone(), key.clone(), PART_BYTES).with_max_concurrency(2);
+                let mut w = BufWriter::with_capacity(store.clone(), key.clone(), PART_BYTES).with_max_concurrency(1);
                 let mut buf = vec![0u8; 1024 * 1024];
                 let copied: Result<(), StorageError> = async {
                     loop {
