@@ -246,6 +246,9 @@ async fn spoiler_limit_holds_for_every_citation(app: TestApp) {
     )
     .await;
     let limit = 6u64;
+    let boundary = d["sections"][limit as usize + 1]["start"]
+        .as_u64()
+        .expect("sections have a start");
     let first: Value = chat(
         &app,
         &t,
@@ -274,6 +277,10 @@ async fn spoiler_limit_holds_for_every_citation(app: TestApp) {
             cited += 1;
             let s = c["section"].as_u64().expect("every citation of P&P has a section");
             assert!(s <= limit, "citation after the spoiler limit: {c}");
+            assert!(
+                c["end"].as_u64().unwrap() <= boundary,
+                "a citation runs past the limit's end: {c}"
+            );
         }
     }
     assert!(cited > 0, "the limited conversation still cites the early book");

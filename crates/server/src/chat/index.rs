@@ -38,6 +38,8 @@ pub struct DocIndex {
     pub quote_index: retrieval::Index,
     /// Section titles by index, for citations.
     pub section_titles: Vec<String>,
+    /// Where each section starts (char offset), for the spoiler boundary.
+    pub section_starts: Vec<usize>,
 }
 
 impl DocIndex {
@@ -46,12 +48,20 @@ impl DocIndex {
             + self.quote_index.memory_bytes()
             + (self.passages.len() + self.quotes.len()) * std::mem::size_of::<Span>()
             + self.section_titles.iter().map(|s| s.len() + 24).sum::<usize>()
+            + self.section_starts.len() * 8
     }
 
     /// The passage holding char offset `at` (passages are sorted and disjoint).
     pub fn passage_at(&self, at: usize) -> Option<&Span> {
         let i = self.passages.partition_point(|p| p.end <= at);
         self.passages.get(i).filter(|p| p.start <= at)
+    }
+
+    /// Where the text after section `max` begins: nothing at or past it may be shown under that spoiler limit.
+    /// (A passage is filed under the section it starts in, but may run on past the section's end.)
+    pub fn spoiler_boundary(&self, max: Option<u32>) -> usize {
+        max.and_then(|m| self.section_starts.get(m as usize + 1).copied())
+            .unwrap_or(usize::MAX)
     }
 
     pub fn section_title(&self, section: Option<u32>) -> Option<String> {
@@ -218,6 +228,7 @@ async fn build(db: &Db, doc: Uuid, version: &str) -> Result<DocIndex, DbError> {
             quotes,
             quote_index,
             section_titles,
+            section_starts,
         }
     })
     .await

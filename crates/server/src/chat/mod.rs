@@ -248,16 +248,19 @@ async fn ground(
         known_until: max_section.and_then(|s| doc.section_title(Some(s))),
         ..Default::default()
     };
-    let passage_hits = doc.passage_index.search(
+    let boundary = doc.spoiler_boundary(max_section);
+    let mut passage_hits = doc.passage_index.search(
         &query,
         &retrieval::SearchOptions {
-            limit: PROMPT_PASSAGES,
+            limit: PROMPT_PASSAGES + 4,
             offset: 0,
             max_section,
             boost_phrases: names_of(c),
             boost: 1.5,
         },
     );
+    passage_hits.retain(|h| doc.passages.get(h.item as usize).is_some_and(|p| p.end <= boundary));
+    passage_hits.truncate(PROMPT_PASSAGES);
     let speaker = speaker_id(c);
     let mut line_spans: Vec<&index::Span> = Vec::new();
     if let Some(sp) = &speaker {
@@ -274,7 +277,7 @@ async fn ground(
         line_spans = hits
             .iter()
             .filter_map(|h| doc.quotes.get(h.item as usize))
-            .filter(|q| q.speaker.as_deref() == Some(sp.as_str()))
+            .filter(|q| q.speaker.as_deref() == Some(sp.as_str()) && q.end <= boundary)
             .take(PROMPT_LINES)
             .collect();
         if line_spans.is_empty() {
@@ -293,7 +296,10 @@ async fn ground(
                 doc.quotes
                     .iter()
                     .filter(|q| q.speaker.as_deref() == Some(sp.as_str()))
-                    .filter(|q| max_section.is_none() || q.section.is_some_and(|s| Some(s) <= max_section))
+                    .filter(|q| {
+                        q.end <= boundary
+                            && (max_section.is_none() || q.section.is_some_and(|s| Some(s) <= max_section))
+                    })
                     .filter(|q| q.end - q.start >= 40)
                     .take(PROMPT_LINES)
                     .collect()
