@@ -583,3 +583,22 @@ mod tests {
         assert!(is_sha256(&sha) && !is_sha256("abc"));
     }
 }
+
+/// Serialises everything that decides a blob's fate — a new row referring to
+/// it, and the check-then-delete of an unreferenced one (document delete,
+/// orphan sweep) — within the caller's transaction. Without it a delete could
+/// count no rows, an identical upload then register its row (its blob "already
+/// stored"), and the delete remove the file under it. On PostgreSQL an advisory
+/// lock keyed by the hash; on SQLite the transaction already holds the only
+/// writer.
+pub async fn lock_blob(
+    tx: &mut crate::db::Tx,
+    backend: crate::db::Backend,
+    sha256: &str,
+) -> Result<(), crate::db::DbError> {
+    if backend == crate::db::Backend::Postgres {
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &crate::params![sha256])
+            .await?;
+    }
+    Ok(())
+}

@@ -181,14 +181,20 @@ pub async fn remove_orphans(state: &AppState, grace: Duration) -> Result<(usize,
         .collect::<Result<_, _>>()?;
     let mut removed = 0;
     for sha in old.into_iter().filter(|s| !referenced.contains(s)) {
-        let rows = state
-            .db
-            .fetch_one(
+        // Check and delete under the blob's lock, so an upload registering
+        // the same content waits or sees the blob gone (and says so).
+        let mut tx = state.db.begin().await?;
+        crate::storage::lock_blob(&mut tx, state.db.backend(), &sha).await?;
+        let rows = match tx
+            .fetch_optional(
                 "SELECT COUNT(*) AS n FROM documents WHERE sha256 = $1",
                 &crate::params![sha.as_str()],
             )
             .await?
-            .get::<i64>("n")?;
+        {
+            Some(r) => r.get::<i64>("n")?,
+            None => 0,
+        };
         let still_old = state
             .storage
             .modified(&sha)
@@ -200,6 +206,7 @@ pub async fn remove_orphans(state: &AppState, grace: Duration) -> Result<(usize,
             tracing::info!(sha256 = %sha, "removed an orphaned blob");
             removed += 1;
         }
+        tx.commit().await?;
     }
     Ok((removed, temp))
 }

@@ -219,14 +219,24 @@ async fn upload_document(
         state.storage.commit(pending, &sha).await?;
         let id = Uuid::new_v4();
         let t = now();
-        state
-            .db
-            .execute(
-                "INSERT INTO documents (id, user_id, filename, format, content_type, size_bytes, sha256, status, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8)",
-                &params![id, user.id, filename, format_name, content_type, size, sha, t],
-            )
-            .await?;
+        // Register the row under the blob's lock and make sure the blob is
+        // still there: identical content deleted by another document's
+        // removal between our commit and now would otherwise leave a row
+        // without its file.
+        let mut tx = state.db.begin().await?;
+        crate::storage::lock_blob(&mut tx, state.db.backend(), &sha).await?;
+        if !state.storage.exists(&sha).await {
+            return Err(ApiError::Unavailable(
+                "identical content was being deleted at the same moment; please upload again".into(),
+            ));
+        }
+        tx.execute(
+            "INSERT INTO documents (id, user_id, filename, format, content_type, size_bytes, sha256, status, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8)",
+            &params![id, user.id, filename, format_name, content_type, size, sha, t],
+        )
+        .await?;
+        tx.commit().await?;
         crate::pipeline::enqueue(&state, user.id, id).await?;
         return Ok((StatusCode::CREATED, Json(load(&state, &user, id).await?)));
     }
@@ -398,17 +408,23 @@ async fn delete_document(
     if let Some(job) = doc.job_id {
         let _ = state.queue.cancel(job).await;
     }
-    let others = state
-        .db
-        .fetch_one(
+    // Count and delete under the blob's lock (see `storage::lock_blob`).
+    let mut tx = state.db.begin().await?;
+    crate::storage::lock_blob(&mut tx, state.db.backend(), &doc.sha256).await?;
+    let others = match tx
+        .fetch_optional(
             "SELECT COUNT(*) AS n FROM documents WHERE sha256 = $1",
             &params![doc.sha256.as_str()],
         )
         .await?
-        .get::<i64>("n")?;
+    {
+        Some(r) => r.get::<i64>("n")?,
+        None => 0,
+    };
     if others == 0 {
         state.storage.delete(&doc.sha256).await?;
     }
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
