@@ -96,6 +96,58 @@ pub struct Analysis {
     pub keywords: Vec<keywords::Keyword>,
     /// An extractive summary: representative sentences in text order ([`summary`]).
     pub summary: Vec<SummarySentence>,
+    /// Persona material per character, in the order of `characters` ([`profile`]).
+    #[serde(default)]
+    pub profiles: Vec<Profile>,
+    /// Mentions per character per section, in the order of `characters`
+    /// ([`relations::timeline`]).
+    #[serde(default)]
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// A passage of the text with its char offsets (a quote, a sentence).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextSpan {
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+}
+
+/// What the book says about one character, for building its persona
+/// (issue item 8). Offsets are chars into `text`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    /// The character's id (`c1`, …).
+    pub character: String,
+    /// Its most representative quotes, best first (at most
+    /// [`profile::REPRESENTATIVE`]): a useful length, words it uses more than
+    /// the others do, no two alike.
+    pub quotes: Vec<TextSpan>,
+    /// All its quotes as indices into [`Analysis::quotes`]: the representative
+    /// ones first (same order as `quotes`), then the rest in text order.
+    pub quote_indices: Vec<usize>,
+    /// Sentences that describe it ("Mr. Bingley was good-looking and
+    /// gentlemanlike", apposition, "her fine eyes"), in text order (at most
+    /// [`profile::MAX_DESCRIPTIONS`]).
+    pub descriptions: Vec<TextSpan>,
+    /// Verbs it is the agent of, lower case, most frequent first (at most [`profile::MAX_TERMS`]).
+    pub agent_verbs: Vec<profile::TermCount>,
+    /// Adjectives predicated of or attached to it, most frequent first.
+    pub modifiers: Vec<profile::TermCount>,
+    /// Char offset of its first mention or quote.
+    pub first_appearance: usize,
+    /// Indices into `sections` of the sections it is mentioned or quoted in
+    /// (empty when the analysis has no sections).
+    pub sections: Vec<usize>,
+}
+
+/// One character's mention counts per section (for a timeline).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub character: String,
+    /// `counts[i]` = its mentions in `sections[i]`; one entry (the whole
+    /// text) when there are no sections.
+    pub counts: Vec<u32>,
 }
 
 impl Analysis {
@@ -252,8 +304,16 @@ fn gender_hints(
 }
 
 /// "God" and the like in an exclamation ("My God!", "for God's sake") is
-/// not a character.
+/// not a character; nor is a run of initials alone ("P.S.", "M.R.C.S.").
 fn not_a_person(words: &[&str], a: usize, b: usize) -> bool {
+    // only initials: "P.S.", "P.M.", "M.R.C.S." are abbreviations, not people
+    if words[a..b].iter().all(|w| {
+        w.contains('.')
+            && w.split('.')
+                .all(|p| p.is_empty() || (p.chars().count() == 1 && is_upper_initial(p)))
+    }) {
+        return true;
+    }
     if b != a + 1 {
         return false;
     }
@@ -285,6 +345,10 @@ fn not_a_person(words: &[&str], a: usize, b: usize) -> bool {
         return true;
     }
     false
+}
+
+fn is_upper_initial(w: &str) -> bool {
+    ner::is_upper_initial(w)
 }
 
 #[allow(clippy::needless_range_loop)]
@@ -529,7 +593,8 @@ fn to_analysis(doc: &Doc, sections: &[Section]) -> Analysis {
             })
         })
         .collect();
-    let relationships = relationships(doc, &mentions, &quotes, sections, &id);
+    let (relationships, timeline) = relationships(doc, &mentions, &quotes, sections, &id);
+    let profiles = profiles(doc, &ci, &sentence_ranges, sections, &id);
     Analysis {
         text: text.to_string(),
         stats,
@@ -541,7 +606,96 @@ fn to_analysis(doc: &Doc, sections: &[Section]) -> Analysis {
         language: lang::detect(text),
         keywords,
         summary,
+        profiles,
+        timeline,
     }
+}
+
+/// The position of a character id (`c7` → 7) in `characters`' order.
+fn id_rank(id: &str) -> usize {
+    id.get(1..).and_then(|n| n.parse().ok()).unwrap_or(usize::MAX)
+}
+
+/// Char offset → byte offset for a few sorted-or-not positions, in one pass.
+fn char_to_byte(text: &str, chars: &[usize]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..chars.len()).collect();
+    order.sort_by_key(|&k| chars[k]);
+    let mut out = vec![text.len(); chars.len()];
+    let mut it = text.char_indices().enumerate();
+    let mut cur = it.next();
+    for k in order {
+        let want = chars[k];
+        while let Some((ci, (bi, _))) = cur {
+            if ci >= want {
+                out[k] = bi;
+                break;
+            }
+            cur = it.next();
+        }
+    }
+    out
+}
+
+/// The persona material of every character with an id ([`profile::build`]
+/// over byte offsets, converted to chars).
+fn profiles(
+    doc: &Doc,
+    ci: &CharIndex,
+    sentences: &[std::ops::Range<usize>],
+    sections: &[Section],
+    id: &[String],
+) -> Vec<Profile> {
+    let text = doc.text;
+    let mrefs: Vec<relations::MentionRef> = doc
+        .mentions
+        .iter()
+        .filter(|m| !id[m.character].is_empty())
+        .map(|m| relations::MentionRef {
+            start: doc.tokens[m.tok_start as usize].start as usize,
+            end: doc.tokens[m.tok_end as usize - 1].end as usize,
+            character: m.character as u32,
+        })
+        .collect();
+    let qrefs: Vec<relations::QuoteRef> = doc
+        .quotes
+        .iter()
+        .zip(&doc.speakers)
+        .map(|(q, s)| relations::QuoteRef {
+            start: q.start as usize,
+            end: q.end as usize,
+            speaker: s.filter(|&c| !id[c].is_empty()).map(|c| c as u32),
+        })
+        .collect();
+    let bounds: Vec<usize> = sections.iter().flat_map(|s| [s.start, s.end]).collect();
+    let bytes = char_to_byte(text, &bounds);
+    let sec_bytes: Vec<std::ops::Range<usize>> = bytes.chunks_exact(2).map(|b| b[0]..b[1]).collect();
+    let span = |start: usize, end: usize| TextSpan {
+        start: ci.get(start as u32),
+        end: ci.get(end as u32),
+        text: text.get(start..end).unwrap_or("").trim().to_string(),
+    };
+    let q_index = |s: &profile::Span| doc.quotes.partition_point(|q| (q.start as usize) < s.start);
+    let mut out: Vec<Profile> = profile::build(text, sentences, &mrefs, &qrefs, &sec_bytes)
+        .into_iter()
+        .filter_map(|p| {
+            let cid = id.get(p.character as usize).filter(|s| !s.is_empty())?;
+            Some(Profile {
+                character: cid.clone(),
+                quotes: p.quotes[..p.representative]
+                    .iter()
+                    .map(|s| span(s.start, s.end))
+                    .collect(),
+                quote_indices: p.quotes.iter().map(q_index).collect(),
+                descriptions: p.descriptions.iter().map(|s| span(s.start, s.end)).collect(),
+                agent_verbs: p.agent_verbs,
+                modifiers: p.modifiers,
+                first_appearance: ci.get(p.first_appearance.unwrap_or(0) as u32),
+                sections: p.sections,
+            })
+        })
+        .collect();
+    out.sort_by_key(|p| id_rank(&p.character));
+    out
 }
 
 /// Ties between characters from [`relations::compute`] (co-occurrence within
@@ -552,7 +706,7 @@ fn relationships(
     quotes: &[Quote],
     sections: &[Section],
     id: &[String],
-) -> Vec<Relationship> {
+) -> (Vec<Relationship>, Vec<TimelineEntry>) {
     let mrefs: Vec<relations::MentionRef> = doc
         .mentions
         .iter()
@@ -574,7 +728,20 @@ fn relationships(
         })
         .collect();
     let ranges: Vec<std::ops::Range<usize>> = sections.iter().map(|s| s.start..s.end).collect();
-    relations::compute(&mrefs, &qrefs, &ranges, relations::DEFAULT_WINDOW)
+    let rel = relations::compute(&mrefs, &qrefs, &ranges, relations::DEFAULT_WINDOW);
+    let mut timeline = rel
+        .timeline
+        .into_iter()
+        .filter_map(|t| {
+            let c = id.get(t.character as usize).filter(|x| !x.is_empty())?;
+            Some(TimelineEntry {
+                character: c.clone(),
+                counts: t.counts,
+            })
+        })
+        .collect::<Vec<_>>();
+    timeline.sort_by_key(|t: &TimelineEntry| id_rank(&t.character));
+    let pairs = rel
         .pairs
         .into_iter()
         .filter_map(|r| {
@@ -587,7 +754,8 @@ fn relationships(
                 interactions: r.interactions as usize,
             })
         })
-        .collect()
+        .collect();
+    (pairs, timeline)
 }
 
 #[cfg(test)]
@@ -681,6 +849,24 @@ mod tests {
         let _ = analyze(&s, &[]);
         let s = "\"a\" ".repeat(10_000);
         let _ = analyze(&s, &[]);
+    }
+
+    #[test]
+    fn initials_alone_are_not_people() {
+        // Vanity Fair, chapter 1; The Hound of the Baskervilles, chapter 1
+        let s = "Your most obliged humble servant,\n\nBARBARA PINKERTON\n\nP.S.--Miss Sharp accompanies \
+                 Miss Sedley. \u{201C}To James Mortimer, M.R.C.S., from his friends of the C.C.H.,\u{201D} was \
+                 engraved upon it.";
+        let a = analyze(s, &[]);
+        let got: Vec<String> = a
+            .mentions
+            .iter()
+            .map(|m| s.chars().skip(m.start).take(m.end - m.start).collect())
+            .collect();
+        assert!(got.iter().any(|m| m == "Miss Sharp"), "{got:?}");
+        for bad in ["P.S.", "M.R.C.S.", "C.C.H."] {
+            assert!(!got.iter().any(|m| m == bad), "{bad}: {got:?}");
+        }
     }
 
     #[test]

@@ -360,6 +360,12 @@ pub const I: u8 = 2;
 
 /// Feature hashes of token `i` given the previous tag.
 pub fn features(seq: &Seq, stats: &DocStats, i: usize, prev: u8, out: &mut Vec<u64>) {
+    features_with(seq, stats, None, i, prev, out)
+}
+
+/// [`features`], plus the second pass's book-level votes of the first pass
+/// (how often the same word was tagged a name elsewhere in the book).
+pub fn features_with(seq: &Seq, stats: &DocStats, votes: Option<&Votes>, i: usize, prev: u8, out: &mut Vec<u64>) {
     out.clear();
     let w = |k: isize| -> &str {
         let j = i as isize + k;
@@ -413,6 +419,83 @@ pub fn features(seq: &Seq, stats: &DocStats, i: usize, prev: u8, out: &mut Vec<u
     out.push(mix(mix(mix(tmpl(26), pl), sj), b0));
     let len = w0.chars().count().min(8) as u8;
     out.push(mix(mix(tmpl(20), len), st));
+    let dp = is_dictionary_proper(w0) as u8;
+    out.push(mix(mix(tmpl(30), dp), st));
+    out.push(mix(mix(tmpl(31), dp), b0));
+    out.push(mix(
+        mix(mix(tmpl(32), dp), first_name as u8),
+        is_upper_initial(w(1)) as u8,
+    ));
+    out.push(mix(mix(tmpl(33), is_dictionary_proper(w(-1)) as u8), dp));
+    out.push(mix(mix(mix(tmpl(34), dp), pl), sj));
+    if let Some(v) = votes {
+        let v0 = v.bucket(w0);
+        let vp = v.bucket(w(-1));
+        let vn = v.bucket(w(1));
+        out.push(mix(tmpl(40), v0));
+        out.push(mix(mix(tmpl(41), v0), st));
+        out.push(mix(mix(tmpl(42), v0), b0));
+        out.push(mix(mix(tmpl(43), v0), prev));
+        out.push(mix(mix(tmpl(44), vp), v0));
+        out.push(mix(mix(tmpl(45), v0), vn));
+        out.push(mix(mix(mix(tmpl(46), v0), pl), sj));
+        out.push(mix(mix(tmpl(47), v0), is_honorific(w(-1)) as u8));
+    }
+}
+
+/// Book-level votes of a first tagging pass: per lower-cased word, its
+/// capitalised occurrences and how many of them were tagged part of a name.
+/// A word the first pass calls a name in most of its occurrences is a name in
+/// its odd contexts too ("But Buck was neither house-dog nor kennel-dog");
+/// the second pass learns how far to trust that, instead of a fixed threshold.
+#[derive(Default)]
+pub struct Votes {
+    map: IdMap<(u32, u32)>,
+}
+
+impl Votes {
+    pub fn from_tags(seq: &Seq, tags: &[u8]) -> Votes {
+        let mut v = Votes::default();
+        for (i, w) in seq.words.iter().enumerate() {
+            if is_upper_initial(w) {
+                let e = v.map.entry(hash_lower(FNV, w)).or_insert((0, 0));
+                e.0 += 1;
+                if tags[i] != O {
+                    e.1 += 1;
+                }
+            }
+        }
+        v
+    }
+
+    /// 0: never capitalised; then 1..=7 by the share tagged as a name, with a
+    /// separate bucket for words seen capitalised only once or twice.
+    fn bucket(&self, w: &str) -> u8 {
+        if !is_upper_initial(w) {
+            return 0;
+        }
+        let (cap, named) = self.map.get(&hash_lower(FNV, w)).copied().unwrap_or((0, 0));
+        if cap == 0 {
+            return 0;
+        }
+        let r = named as f32 / cap as f32;
+        let few = if cap < 3 { 8 } else { 0 };
+        few + if named == 0 {
+            1
+        } else if r < 0.1 {
+            2
+        } else if r < 0.3 {
+            3
+        } else if r < 0.5 {
+            4
+        } else if r < 0.7 {
+            5
+        } else if r < 0.9 {
+            6
+        } else {
+            7
+        }
+    }
 }
 
 /// Perceptron weights.
@@ -421,6 +504,9 @@ pub struct Model {
     pub w: IdMap<[f32; NTAGS]>,
     /// Subtracted from the O score at decoding time (trades precision for recall).
     pub o_penalty: f32,
+    /// The second pass: weights over the same features plus the first pass's
+    /// book-level [`Votes`] (stacking). `None`: one pass.
+    pub second: Option<Box<Model>>,
 }
 
 impl Model {
@@ -437,8 +523,26 @@ impl Model {
         s
     }
 
-    /// Serialises: magic, count, scale, O penalty, then (u64 key, 3 × i16) entries.
+    /// Serialises one pass (`NER2`), or both (`NER3`, the length of the first
+    /// pass's bytes, then each pass as `NER2`).
     pub fn to_bytes(&self, prune: f32) -> Vec<u8> {
+        match &self.second {
+            None => self.pass_bytes(prune),
+            Some(s) => {
+                let a = self.pass_bytes(prune);
+                let b = s.pass_bytes(prune);
+                let mut out = Vec::with_capacity(8 + a.len() + b.len());
+                out.extend_from_slice(b"NER3");
+                out.extend_from_slice(&(a.len() as u32).to_le_bytes());
+                out.extend_from_slice(&a);
+                out.extend_from_slice(&b);
+                out
+            }
+        }
+    }
+
+    /// Magic, count, scale, O penalty, then (u64 key, 3 × i16) entries.
+    fn pass_bytes(&self, prune: f32) -> Vec<u8> {
         let maxw = self
             .w
             .values()
@@ -469,6 +573,19 @@ impl Model {
 
     /// Parses [`Model::to_bytes`] output; a malformed file gives an empty model.
     pub fn from_bytes(b: &[u8]) -> Model {
+        if b.len() >= 8 && &b[..4] == b"NER3" {
+            let n = u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as usize;
+            let Some(first) = b.get(8..8 + n) else {
+                return Model::default();
+            };
+            let mut m = Model::pass_from_bytes(first);
+            m.second = Some(Box::new(Model::pass_from_bytes(&b[8 + n..])));
+            return m;
+        }
+        Model::pass_from_bytes(b)
+    }
+
+    fn pass_from_bytes(b: &[u8]) -> Model {
         let mut m = Model::default();
         if b.len() < 16 || &b[..4] != b"NER2" {
             return m;
@@ -490,6 +607,24 @@ impl Model {
     }
 }
 
+static PROPER_NOUNS: &str = include_str!("../data/proper-nouns.txt");
+
+/// Whether an English dictionary knows the word only as a proper noun
+/// ("Giotto", "Voltaire", "Boston"; not "Buck" or "Whereupon"):
+/// `data/proper-nouns.txt`, from SCOWL. Helps with names a book uses once.
+pub fn is_dictionary_proper(w: &str) -> bool {
+    static S: OnceLock<IdMap<()>> = OnceLock::new();
+    is_upper_initial(w)
+        && S.get_or_init(|| {
+            PROPER_NOUNS
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.is_empty())
+                .map(|l| (hash_lower(FNV, l), ()))
+                .collect()
+        })
+        .contains_key(&hash_lower(FNV, w))
+}
+
 static MODEL_BYTES: &[u8] = include_bytes!("../data/ner.bin");
 
 /// The shipped model, parsed once.
@@ -508,9 +643,23 @@ pub fn tag(model: &Model, seq: &Seq, stats: &DocStats) -> Vec<(usize, usize)> {
     spans_of(&tags)
 }
 
-/// Per-token tags.
-#[allow(clippy::needless_range_loop)]
+/// Per-token tags: the first pass, then (when the model has one) the second
+/// pass with the first pass's book-level votes.
 pub fn tag_seq(model: &Model, seq: &Seq, stats: &DocStats) -> Vec<u8> {
+    let tags = decode(model, seq, stats, None);
+    match &model.second {
+        None => tags,
+        Some(second) => {
+            let votes = Votes::from_tags(seq, &tags);
+            drop(tags);
+            decode(second, seq, stats, Some(&votes))
+        }
+    }
+}
+
+/// One greedy left-to-right pass of one set of weights.
+#[allow(clippy::needless_range_loop)]
+pub fn decode(model: &Model, seq: &Seq, stats: &DocStats, votes: Option<&Votes>) -> Vec<u8> {
     let n = seq.words.len();
     let mut tags = vec![O; n];
     let mut feats = Vec::with_capacity(32);
@@ -521,7 +670,7 @@ pub fn tag_seq(model: &Model, seq: &Seq, stats: &DocStats) -> Vec<u8> {
             continue;
         }
         let p = if prev_i.wrapping_add(1) == i { prev } else { O };
-        features(seq, stats, i, p, &mut feats);
+        features_with(seq, stats, votes, i, p, &mut feats);
         let mut s = model.scores(&feats);
         s[O as usize] -= model.o_penalty;
         let mut best = O;
@@ -652,8 +801,13 @@ impl Trainer {
     }
 
     /// One pass over a sequence with gold tags; returns the number of errors.
-    #[allow(clippy::needless_range_loop)]
     pub fn train_seq(&mut self, seq: &Seq, stats: &DocStats, gold: &[u8]) -> usize {
+        self.train_seq_with(seq, stats, None, gold)
+    }
+
+    /// [`Trainer::train_seq`] for a second pass, with the first pass's votes.
+    #[allow(clippy::needless_range_loop)]
+    pub fn train_seq_with(&mut self, seq: &Seq, stats: &DocStats, votes: Option<&Votes>, gold: &[u8]) -> usize {
         let mut feats = Vec::with_capacity(32);
         let mut errors = 0;
         let mut prev = O;
@@ -665,7 +819,7 @@ impl Trainer {
             self.step += 1;
             let adj = prev_i.wrapping_add(1) == i;
             let p = if adj { prev } else { O };
-            features(seq, stats, i, p, &mut feats);
+            features_with(seq, stats, votes, i, p, &mut feats);
             let s = self.model.scores(&feats);
             let mut best = O;
             let mut bs = f32::NEG_INFINITY;
@@ -717,6 +871,35 @@ mod tests {
         let m2 = Model::from_bytes(&b);
         assert!((m2.w[&42][1] + 2.0).abs() < 1e-3);
         assert!(Model::from_bytes(b"junk").w.is_empty());
+    }
+
+    #[test]
+    fn two_pass_model_roundtrip() {
+        let mut m = Model::default();
+        m.w.insert(7, [0.5, 1.0, -1.0]);
+        m.o_penalty = 3.0;
+        let mut s = Model::default();
+        s.w.insert(9, [2.0, 0.0, 0.0]);
+        s.o_penalty = 4.0;
+        m.second = Some(Box::new(s));
+        let m2 = Model::from_bytes(&m.to_bytes(0.0));
+        assert_eq!(m2.o_penalty, 3.0);
+        let s2 = m2.second.expect("second pass");
+        assert_eq!(s2.o_penalty, 4.0);
+        assert!((s2.w[&9][0] - 2.0).abs() < 1e-3);
+        assert!(Model::from_bytes(b"NER3\xff\xff\x00\x00").w.is_empty());
+    }
+
+    #[test]
+    fn dictionary_proper_nouns() {
+        // names a book mentions once (The Way of All Flesh, Main Street)
+        for w in ["Giotto", "Voltaire", "Carlyle"] {
+            assert!(is_dictionary_proper(w), "{w}");
+        }
+        // also common words, or not capitalised
+        for w in ["Buck", "Whereupon", "giotto", "The"] {
+            assert!(!is_dictionary_proper(w), "{w}");
+        }
     }
 
     #[test]

@@ -239,6 +239,11 @@ pub fn tokenize(text: &str) -> Vec<Token> {
 fn clitic_split(w: &str) -> Option<usize> {
     let b = w.as_bytes();
     let len = b.len();
+    // every clitic has an apostrophe (' or U+2019, whose UTF-8 starts 0xE2):
+    // most words have neither, and skip the suffix comparisons below
+    if !b.iter().any(|&c| c == b'\'' || c == 0xE2) {
+        return None;
+    }
     // n't
     for suf in ["n't", "n\u{2019}t"] {
         if len > suf.len() + 1 && w.ends_with(suf) {

@@ -1,0 +1,45 @@
+//! Prints the tagger's decision for every occurrence of a word:
+//! `ner_debug FILE WORD [--model ner.bin]` (for error analysis): the tag
+//! (0 = O, 1 = B, 2 = I) and the O (after the penalty), B and I scores of the
+//! first pass.
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let text = std::fs::read_to_string(&args[1]).expect("read");
+    let word = &args[2];
+    let model = args
+        .iter()
+        .position(|a| a == "--model")
+        .and_then(|i| args.get(i + 1))
+        .map(|p| nlp::ner::Model::from_bytes(&std::fs::read(p).expect("read model")));
+    let model = model.as_ref().unwrap_or_else(|| nlp::ner::default_model());
+    let mut toks = nlp::token::tokenize(&text);
+    let _ = nlp::token::sentences(&text, &mut toks);
+    let stats = nlp::ner::DocStats::from_tokens(&text, &toks);
+    let seq = nlp::ner::Seq {
+        words: toks.iter().map(|t| t.text(&text)).collect(),
+        starts: toks.iter().map(|t| t.is(nlp::token::Token::SENT_START)).collect(),
+    };
+    let tags = nlp::ner::tag_seq(model, &seq, &stats);
+    let mut feats = Vec::new();
+    for (i, w) in seq.words.iter().enumerate() {
+        if w != word {
+            continue;
+        }
+        let p = if i > 0 && nlp::ner::is_upper_initial(seq.words[i - 1]) {
+            tags[i - 1]
+        } else {
+            nlp::ner::O
+        };
+        nlp::ner::features(&seq, &stats, i, p, &mut feats);
+        let s = model.scores(&feats);
+        let ctx = seq.words[i.saturating_sub(4)..(i + 4).min(seq.words.len())].join(" ");
+        println!(
+            "{} [{:.1} {:.1} {:.1}] {}",
+            tags[i],
+            s[0] - model.o_penalty,
+            s[1],
+            s[2],
+            ctx
+        );
+    }
+}
