@@ -40,6 +40,8 @@ seed docx docx
 seed epub epub
 seed pdf pdf
 seed read_any md docx epub pdf
+# Small PDFs made for the tests (AES-256 R6, …) are seeds too.
+cp -n "$repo"/crates/reader/tests/fixtures/*.pdf corpus/pdf/ 2>/dev/null || true
 if [ -d "$docs/../litbank/original" ]; then
   for f in $(ls "$docs/../litbank/original" | head -5); do
     head -c 20000 "$docs/../litbank/original/$f" > "corpus/text/$f" 2>/dev/null

@@ -80,9 +80,7 @@ fn main() {
                             below.push((file.clone(), s.f1, s.recall, s.order, flagged));
                         }
                         if floor_mode {
-                            if folder != "pdf" {
-                                println!("{key}\tok\t{:.3}\t{:.3}", floor2(s.f1), floor2(s.order));
-                            }
+                            println!("{key}\tok\t{:.3}\t{:.3}", floor2(s.f1), floor2(s.order));
                         } else {
                             println!(
                                 "{folder:<6} {file:<62} {:>7.4} {:>7.4} {:>7.4} {:>8} {:>8} {ms:>8}  ok{}",
@@ -99,9 +97,7 @@ fn main() {
                             );
                         }
                     } else if floor_mode {
-                        if folder != "pdf" {
-                            println!("{key}\tok\t-\t-");
-                        }
+                        println!("{key}\tok\t-\t-");
                     } else {
                         println!(
                             "{folder:<6} {file:<62} {:>7} {:>7} {:>7} {:>8} {:>8} {ms:>8}  ok, no reference ({} chars)",
@@ -117,9 +113,7 @@ fn main() {
                 Outcome::Err(e) => {
                     *errors.entry(e.kind().to_string()).or_default() += 1;
                     if floor_mode {
-                        if folder != "pdf" {
-                            println!("{key}\terror:{}\t-\t-", e.kind());
-                        }
+                        println!("{key}\terror:{}\t-\t-", e.kind());
                     } else {
                         println!(
                             "{folder:<6} {file:<62} {:>7} {:>7} {:>7} {:>8} {:>8} {ms:>8}  error {}: {}{}",

@@ -1,4 +1,4 @@
-//! Quality floor on the shared corpus: every DOCX, EPUB and Markdown file
+//! Quality floor on the shared corpus: every DOCX, EPUB, Markdown and PDF file
 //! listed in `tests/corpus_floor.tsv` must still read (or fail with the same
 //! error kind) and score at least its recorded word F1 and order similarity
 //! against the reference text. Refresh the floor after an improvement with

@@ -343,3 +343,106 @@ fn self_referencing_form_is_a_limit_not_a_crash() {
         other => panic!("{other:?}"),
     }
 }
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+    std::fs::read(format!("{path}{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Made with `qpdf --encrypt "" owner-secret 256` (AES-256, revision 6) from
+/// a one-line page; the second with the user password "letmein".
+#[test]
+fn aes256_r6_with_empty_user_password_is_read() {
+    let d = read_as(
+        &fixture("aes256-r6-empty-user-password.pdf"),
+        Format::Pdf,
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(d.text.trim(), "Encrypted with AES-256, revision six.");
+    let r = read_as(&fixture("aes256-r6-user-password.pdf"), Format::Pdf, &Limits::default());
+    assert!(matches!(r, Err(Error::Encrypted)), "{r:?}");
+}
+
+/// A page whose content stream is `content`, with the stream dictionary
+/// `stream_dict` (so tests can omit or falsify /Length) and font `font`.
+fn one_page(font: &[u8], stream_dict: &[u8], content: &[u8], extra: &[Vec<u8>]) -> Vec<u8> {
+    let mut stream = stream_dict.to_vec();
+    stream.extend_from_slice(b"\nstream\n");
+    stream.extend_from_slice(content);
+    stream.extend_from_slice(b"\nendstream");
+    let mut objs = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>"
+            .to_vec(),
+        font.to_vec(),
+        stream,
+    ];
+    objs.extend(extra.iter().cloned());
+    build_pdf(&objs)
+}
+
+const HELVETICA: &[u8] = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>";
+
+#[test]
+fn streams_with_a_missing_or_wrong_length_are_read() {
+    let content = b"BT /F1 12 Tf 72 720 Td (Length is not what it says) Tj ET";
+    for dict in [
+        b"<< >>".as_slice(),
+        b"<< /Length 9999 >>",
+        b"<< /Length 3 >>",
+        b"<< /Length 6 0 R >>",
+    ] {
+        let pdf = one_page(HELVETICA, dict, content, &[b"7".to_vec()]);
+        let d = read_as(&pdf, Format::Pdf, &Limits::default()).unwrap_or_else(|e| panic!("{dict:?}: {e}"));
+        assert_eq!(d.text.trim(), "Length is not what it says", "{dict:?}");
+    }
+    assert!(contains(&text("pdfjs-issue1293r.pdf"), "Issue 1293"));
+}
+
+#[test]
+fn cid_fonts_identity_h_with_tounicode() {
+    // Two-byte codes 0x0102 and 0x0103 map to 漢 and 字 (UTF-16BE 6F22, 5B57).
+    let cmap = b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n1 begincodespacerange <0000> <FFFF> endcodespacerange\n2 beginbfchar <0102> <6F22> <0103> <5B57> endbfchar\nendcmap end end";
+    let mut tounicode = format!("<< /Length {} >>\nstream\n", cmap.len()).into_bytes();
+    tounicode.extend_from_slice(cmap);
+    tounicode.extend_from_slice(b"\nendstream");
+    let font = b"<< /Type /Font /Subtype /Type0 /BaseFont /Test /Encoding /Identity-H /DescendantFonts [7 0 R] /ToUnicode 6 0 R >>";
+    let descendant = b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /Test /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /DW 1000 /W [258 [1000 1000]] >>".to_vec();
+    let content = b"BT /F1 12 Tf 72 720 Td <01020103> Tj ET";
+    let pdf = one_page(
+        font,
+        format!("<< /Length {} >>", content.len()).as_bytes(),
+        content,
+        &[tounicode, descendant],
+    );
+    let d = read_as(&pdf, Format::Pdf, &Limits::default()).unwrap();
+    assert_eq!(d.text.trim(), "漢字");
+}
+
+#[test]
+fn cid_fonts_with_predefined_cmaps_and_no_tounicode() {
+    // UniJIS-UCS2-H: codes are UCS-2; 90ms-RKSJ-H: codes are Shift-JIS
+    // (one byte for ASCII, two for kanji); a missing descendant font is
+    // tolerated.
+    for (encoding, string, want) in [
+        ("UniJIS-UCS2-H", "<65E5672C>", "日本"),
+        ("90ms-RKSJ-H", "<41938C8B9E>", "A東京"),
+    ] {
+        let font =
+            format!("<< /Type /Font /Subtype /Type0 /BaseFont /Test /Encoding /{encoding} /DescendantFonts [null] >>");
+        let content = format!("BT /F1 12 Tf 72 720 Td {string} Tj ET");
+        let pdf = one_page(
+            font.as_bytes(),
+            format!("<< /Length {} >>", content.len()).as_bytes(),
+            content.as_bytes(),
+            &[],
+        );
+        let d = read_as(&pdf, Format::Pdf, &Limits::default()).unwrap_or_else(|e| panic!("{encoding}: {e}"));
+        assert_eq!(d.text.replace(' ', "").trim(), want, "{encoding}");
+    }
+    assert!(contains(&text("pdfjs-90ms_rksj_h_sample.pdf"), "日本語テスト"));
+    assert!(contains(&text("pdfjs-noembed-sjis.pdf"), "あいうえお"));
+    assert!(contains(&text("pdfjs-issue12823.pdf"), "可替换为所需图片"));
+}

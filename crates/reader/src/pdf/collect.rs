@@ -2,7 +2,7 @@
 //! interpreter that records every glyph with its position instead of
 //! writing text. All layout decisions are made later, in `layout`.
 
-use pdf_extract::{MediaBox, OutputDev, OutputError, Transform};
+use super::engine::{MediaBox, OutputDev, OutputError, Transform};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -124,7 +124,7 @@ impl OutputDev for Collector {
         for c in text.chars() {
             // Drop control characters and the replacement for unmapped codes
             // of broken fonts; keep the soft hyphen for hyphenation.
-            if c.is_control() || c == '\u{FFFD}' || c == '\u{FEFF}' {
+            if c.is_control() || matches!(c, '\u{FFFD}' | '\u{FEFF}' | '\u{FFFE}' | '\u{FFFF}') {
                 continue;
             }
             self.page.text.push(c);

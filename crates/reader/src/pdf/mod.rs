@@ -3,11 +3,12 @@
 //! # Approach
 //!
 //! Parsing (xref, objects, decryption, fonts, encodings, ToUnicode and CID
-//! maps) is done by `pdf-extract` (pure Rust, MIT, on top of `lopdf`): its
-//! text is as good as pdftotext's on our test files, it handles Type0/CID
-//! fonts with ToUnicode maps and Type1/TrueType encodings, and it exposes
-//! its content-stream interpreter through the [`pdf_extract::OutputDev`]
-//! trait, which hands us every glyph with its text matrix and font size.
+//! maps) is done by `pdf-extract` (pure Rust, MIT, on top of `lopdf`),
+//! vendored as `engine` and changed there (fonts cached per document, CID
+//! fonts and predefined CMaps fixed; see its module docs): its text is as
+//! good as pdftotext's on our test files, and it exposes its content-stream
+//! interpreter through the [`engine::OutputDev`] trait, which hands us
+//! every glyph with its text matrix and font size.
 //! MuPDF (AGPL, a 9-minute C build) and pdfium (an external `.so`) were
 //! ruled out; `lopdf`'s own `extract_text` loses word spaces on many files.
 //!
@@ -37,6 +38,10 @@
 //! the number of glyphs per page.
 
 mod collect;
+// Vendored pdf-extract (see its module docs): upstream style, not ours.
+#[allow(warnings, clippy::all)]
+#[rustfmt::skip]
+mod engine;
 mod layout;
 mod repair;
 mod structure;
@@ -44,7 +49,7 @@ mod text;
 
 use crate::{Document, Error, Format, Limits};
 use collect::{Collector, STOP_DEADLINE};
-use pdf_extract::{Dictionary, Object, ObjectId};
+use engine::{Dictionary, Object, ObjectId};
 use std::collections::HashMap;
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -133,6 +138,14 @@ fn extract(bytes: &[u8], limits: &Limits, deadline: Instant, cancel: &Arc<Atomic
         return Err(corrupt("no %PDF header"));
     }
     let mut warnings = Vec::new();
+    let fixed = repair::fix_stream_lengths(bytes);
+    let bytes: &[u8] = match &fixed {
+        Some((b, n)) => {
+            warnings.push(format!("{n} streams had a missing or wrong /Length and were repaired"));
+            b
+        }
+        None => bytes,
+    };
     let mut doc = match load(bytes) {
         Ok(d) if !d.get_pages().is_empty() => d,
         Err(Error::Encrypted) => return Err(Error::Encrypted),
@@ -229,9 +242,9 @@ fn extract(bytes: &[u8], limits: &Limits, deadline: Instant, cancel: &Arc<Atomic
     Ok(out)
 }
 
-fn load(bytes: &[u8]) -> Result<pdf_extract::Document, Error> {
-    let doc = pdf_extract::Document::load_mem(bytes).map_err(|e| match e {
-        pdf_extract::Error::InvalidPassword | pdf_extract::Error::Decryption(_) => Error::Encrypted,
+fn load(bytes: &[u8]) -> Result<engine::Document, Error> {
+    let doc = engine::Document::load_mem(bytes).map_err(|e| match e {
+        engine::Error::InvalidPassword | engine::Error::Decryption(_) => Error::Encrypted,
         e => corrupt(e.to_string()),
     })?;
     if doc.is_encrypted() && doc.encryption_state.is_none() {
@@ -256,10 +269,10 @@ enum PageResult {
 }
 
 /// Interprets and lays out all pages, on up to four threads (pages are
-/// independent; pdf-extract parses each page's fonts anew, so this is
-/// where the time goes). Results come back in page order.
+/// independent; each thread keeps its own font cache). Results come back
+/// in page order.
 fn read_pages(
-    doc: &pdf_extract::Document,
+    doc: &engine::Document,
     page_ids: &[ObjectId],
     deadline: Instant,
     cancel: &Arc<AtomicBool>,
@@ -277,6 +290,7 @@ fn read_pages(
         let mut out: Vec<(usize, PageResult)> = Vec::new();
         let mut form_cache: HashMap<ObjectId, Vec<Vec<u8>>> = HashMap::new();
         let mut collector = Collector::new(deadline, cancel.clone(), MAX_GLYPHS_PER_PAGE);
+        let mut engine = engine::Processor::new();
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             if i >= page_ids.len() {
@@ -288,6 +302,7 @@ fn read_pages(
             }
             let r = read_page(
                 doc,
+                &mut engine,
                 page_ids[i],
                 i as u32 + 1,
                 &mut collector,
@@ -344,7 +359,7 @@ fn read_pages(
 /// are read again with `/WinAnsiEncoding` given to such fonts: better
 /// approximate text than none.
 fn retry_bad_pages(
-    doc: &mut pdf_extract::Document,
+    doc: &mut engine::Document,
     page_ids: &[ObjectId],
     results: &mut [PageResult],
     deadline: Instant,
@@ -379,12 +394,15 @@ fn retry_bad_pages(
     }
     let mut collector = Collector::new(deadline, cancel.clone(), MAX_GLYPHS_PER_PAGE);
     let mut form_cache = HashMap::new();
+    let doc = &*doc;
+    let mut engine = engine::Processor::new();
     for i in bad {
         if Instant::now() >= deadline {
             return;
         }
         let r = read_page(
             doc,
+            &mut engine,
             page_ids[i],
             i as u32 + 1,
             &mut collector,
@@ -401,8 +419,9 @@ fn retry_bad_pages(
     }
 }
 
-fn read_page(
-    doc: &pdf_extract::Document,
+fn read_page<'a>(
+    doc: &'a engine::Document,
+    engine: &mut engine::Processor<'a>,
     page_id: ObjectId,
     num: u32,
     collector: &mut Collector,
@@ -425,7 +444,7 @@ fn read_page(
     collector.glyph_budget = MAX_GLYPHS_PER_PAGE;
     collector.stopped = None;
     collector.page = Default::default();
-    let r = catch_unwind(AssertUnwindSafe(|| pdf_extract::output_doc_page(doc, collector, num)));
+    let r = catch_unwind(AssertUnwindSafe(|| engine.output_page(doc, page_id, num, collector)));
     let why = match (r, collector.stopped) {
         (_, Some(STOP_DEADLINE)) => return PageResult::Deadline,
         (_, Some(_)) => return PageResult::Glyphs(num),
@@ -452,7 +471,7 @@ fn guess_title(paras: &[text::Para], body: f32) -> Option<String> {
 }
 
 /// The top of a page's media box (to flip destination coordinates).
-fn page_top(doc: &pdf_extract::Document, page_id: ObjectId) -> f32 {
+fn page_top(doc: &engine::Document, page_id: ObjectId) -> f32 {
     let mut id = page_id;
     for _ in 0..32 {
         let Some(d) = doc.objects.get(&id).and_then(|o| o.as_dict().ok()) else {
@@ -476,7 +495,7 @@ fn page_top(doc: &pdf_extract::Document, page_id: ObjectId) -> f32 {
 }
 
 /// A page's resources, inherited from the page tree if need be.
-fn page_resources(doc: &pdf_extract::Document, page_id: ObjectId) -> Option<&Dictionary> {
+fn page_resources(doc: &engine::Document, page_id: ObjectId) -> Option<&Dictionary> {
     let mut id = page_id;
     for _ in 0..32 {
         let d = doc.objects.get(&id)?.as_dict().ok()?;
@@ -488,7 +507,7 @@ fn page_resources(doc: &pdf_extract::Document, page_id: ObjectId) -> Option<&Dic
     None
 }
 
-fn page_has_images(doc: &pdf_extract::Document, page_id: ObjectId) -> bool {
+fn page_has_images(doc: &engine::Document, page_id: ObjectId) -> bool {
     let Some(res) = page_resources(doc, page_id) else {
         return false;
     };
@@ -506,7 +525,7 @@ fn page_has_images(doc: &pdf_extract::Document, page_id: ObjectId) -> bool {
 /// pdf-extract interprets an image drawn with `Do` like a form, inflating
 /// the whole image (30 MB for one scanned page) and parsing it as content:
 /// empty every image stream first.
-fn drop_image_data(doc: &mut pdf_extract::Document) {
+fn drop_image_data(doc: &mut engine::Document) {
     for obj in doc.objects.values_mut() {
         if let Object::Stream(s) = obj
             && s.dict.get(b"Subtype").and_then(|o| o.as_name()).ok() == Some(b"Image".as_slice())
@@ -521,7 +540,7 @@ fn drop_image_data(doc: &mut pdf_extract::Document) {
 
 /// Bounds decompression: every Flate stream that is not an image is
 /// inflated into a sink, and the total and per-stream sizes are capped.
-fn check_streams(doc: &pdf_extract::Document, limits: &Limits, input_len: usize) -> Result<(), Error> {
+fn check_streams(doc: &engine::Document, limits: &Limits, input_len: usize) -> Result<(), Error> {
     // One stream is held in memory at a time while pages are read, so a
     // single stream may not be far larger than the file (memory stays in
     // proportion to the input); the total is the configured limit.
@@ -575,7 +594,7 @@ fn check_streams(doc: &pdf_extract::Document, limits: &Limits, input_len: usize)
 /// Checks that form XObjects reachable from a page neither nest too deep
 /// nor form a cycle (pdf-extract would recurse until the stack overflows).
 fn check_forms(
-    doc: &pdf_extract::Document,
+    doc: &engine::Document,
     page_id: ObjectId,
     cache: &mut HashMap<ObjectId, Vec<Vec<u8>>>,
 ) -> Result<(), String> {
@@ -592,7 +611,7 @@ fn check_forms(
 }
 
 fn walk_forms(
-    doc: &pdf_extract::Document,
+    doc: &engine::Document,
     resources: &Dictionary,
     names: &[Vec<u8>],
     path: &mut Vec<ObjectId>,

@@ -2,9 +2,9 @@
 //! headings from font size when there is no outline, the info dictionary,
 //! XMP metadata and the catalog's language.
 
+use super::engine::{Dictionary, Document, Object, ObjectId};
 use super::text::Para;
 use crate::Section;
-use pdf_extract::{Dictionary, Document, Object, ObjectId};
 use std::collections::{HashMap, HashSet};
 
 /// How many outline items are read at most; deeper or longer outlines are
