@@ -1,5 +1,8 @@
 //! Per-stage benchmarks on Pride and Prejudice (or the first LitBank book
-//! found): `cargo bench -p nlp --bench stages`.
+//! found): `cargo bench -p nlp --bench stages`. Each stage is fed the output
+//! of the real earlier stages, so a regression shows where it is: tokens,
+//! sentences, quotes, names (tagger), aliases, speakers, relationships with
+//! the timeline, profiles, then the whole `process` and `analyze`.
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -44,6 +47,56 @@ fn stages(c: &mut Criterion) {
     let forms: Vec<Vec<&str>> = spans.iter().map(|&(a, b)| seq.words[a..b].to_vec()).collect();
     g.bench_function("aliases", |b| {
         b.iter(|| nlp::cluster::cluster(&forms, &[], |w| stats.is_namey(w)))
+    });
+    let (assign, clusters) = nlp::cluster::cluster(&forms, &[], |w| stats.is_namey(w));
+    let names: Vec<(usize, usize, usize)> = spans
+        .iter()
+        .zip(&assign)
+        .filter_map(|(&(a, b), c)| c.map(|c| (a, b, c)))
+        .collect();
+    let sents = {
+        let mut t = toks.clone();
+        nlp::token::sentences(&text, &mut t)
+    };
+    let quotes = nlp::quotes::find_quotes(&text, &toks, &paras);
+    g.bench_function("speakers", |b| {
+        b.iter(|| nlp::speaker::attribute(&text, &toks, &sents, &paras, &quotes, &names, &clusters))
+    });
+    // the later stages on the full pipeline's output, in byte offsets
+    let doc = nlp::process(&text);
+    let mentions: Vec<nlp::relations::MentionRef> = doc
+        .mentions
+        .iter()
+        .map(|m| nlp::relations::MentionRef {
+            start: doc.tokens[m.tok_start as usize].start as usize,
+            end: doc.tokens[m.tok_end as usize - 1].end as usize,
+            character: m.character as u32,
+        })
+        .collect();
+    let qrefs: Vec<nlp::relations::QuoteRef> = doc
+        .quotes
+        .iter()
+        .zip(&doc.speakers)
+        .map(|(q, s)| nlp::relations::QuoteRef {
+            start: q.start as usize,
+            end: q.end as usize,
+            speaker: s.map(|c| c as u32),
+        })
+        .collect();
+    let sentence_ranges: Vec<std::ops::Range<usize>> = doc
+        .sentences
+        .iter()
+        .filter(|s| s.end > s.start)
+        .map(|s| doc.tokens[s.start as usize].start as usize..doc.tokens[s.end as usize - 1].end as usize)
+        .collect();
+    // chapters: one section per 1/61 of the text (Pride and Prejudice has 61)
+    let step = text.len() / 61 + 1;
+    let sections: Vec<std::ops::Range<usize>> = (0..text.len()).step_by(step).map(|a| a..a + step).collect();
+    g.bench_function("relationships+timeline", |b| {
+        b.iter(|| nlp::relations::compute(&mentions, &qrefs, &sections, nlp::relations::DEFAULT_WINDOW))
+    });
+    g.bench_function("profiles", |b| {
+        b.iter(|| nlp::profile::build(&text, &sentence_ranges, &mentions, &qrefs, &sections))
     });
     g.bench_function("process (all stages)", |b| {
         b.iter(|| nlp::process(black_box(&text)).speakers.len())
