@@ -7,6 +7,12 @@
 //! and gender ([`speaker`]) — in a handful of linear passes over plain vectors
 //! of byte spans. Byte offsets are converted to the char offsets of the
 //! analysis JSON once, at the very end.
+//!
+//! Besides the fields of DESIGN.md's analysis JSON, an [`Analysis`] carries
+//! fields DESIGN.md allows to be added: `language`, `keywords`, `summary`,
+//! `profiles` (per character: representative quotes, describing sentences,
+//! agent verbs, modifiers, first appearance, sections — [`Profile`]) and
+//! `timeline` (per character: mentions per section — [`TimelineEntry`]).
 
 pub mod cluster;
 pub mod ner;
