@@ -38,6 +38,7 @@
 //! the number of glyphs per page.
 
 mod collect;
+mod content;
 // Vendored pdf-extract (see its module docs): upstream style, not ours.
 #[allow(warnings, clippy::all)]
 #[rustfmt::skip]

@@ -1657,6 +1657,30 @@ fn make_colorspace<'a>(doc: &'a Document, name: &[u8], resources: &'a Dictionary
 
 const MAX_FONT_WEIGHT: usize = 300_000;
 
+/// One operation, borrowed from the lexer's buffer.
+struct Op<'o> {
+    operator: &'o str,
+    operands: &'o [Object],
+}
+
+impl std::fmt::Debug for Op<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {:?}", self.operator, self.operands)
+    }
+}
+
+/// Operands an operator needs at least.
+fn arity(op: &str) -> usize {
+    match op {
+        "cm" | "Tm" | "c" | "d0" | "d1" => 6,
+        "v" | "y" | "re" => 4,
+        "\"" => 3,
+        "Td" | "TD" | "Tf" | "m" | "l" | "d" => 2,
+        "Tj" | "TJ" | "'" | "Tc" | "Tw" | "Tz" | "TL" | "Ts" | "CS" | "cs" | "gs" | "Do" | "w" | "J" | "j" | "M" | "ri" | "i" | "sh" | "Tr" => 1,
+        _ => 0,
+    }
+}
+
 /// The content-stream interpreter. One lives per worker thread for a whole
 /// document: fonts are built once per font dictionary (keyed by its address
 /// in the immutable document, so the same resource name on another page or in
@@ -1682,7 +1706,8 @@ impl<'a> Processor<'a> {
     }
 
     fn process_stream(&mut self, doc: &'a Document, content: Vec<u8>, resources: &'a Dictionary, media_box: &MediaBox, output: &mut dyn OutputDev, page_num: u32) -> Result<(), OutputError> {
-        let content = Content::decode(&content).unwrap();
+        let mut lexer = super::content::Lexer::new(&content);
+        let mut operands: Vec<Object> = Vec::new();
         let mut gs: GraphicsState = GraphicsState {
             ts: TextState {
                 font: None,
@@ -1704,16 +1729,35 @@ impl<'a> Processor<'a> {
         };
         //let mut ts = &mut gs.ts;
         let mut gs_stack = Vec::new();
-        let mut mc_stack = Vec::new();
         // XXX: replace tlm with a point for text start
         let mut tlm = Transform2D::identity();
         let mut path = Path::new();
         let flip_ctm = Transform2D::row_major(1., 0., 0., -1., 0., media_box.ury - media_box.lly);
         dlog!("MediaBox {:?}", media_box);
-        for operation in &content.operations {
-            //dlog!("op: {:?}", operation);
+        while let Some(op) = lexer.next_operation(&mut operands) {
+            let Ok(op) = std::str::from_utf8(op) else { continue };
+            // Too few operands: skip the operation (upstream indexed past
+            // the end and lost the rest of the page).
+            if operands.len() < arity(op) {
+                continue;
+            }
+            let operation = Op { operator: op, operands: &operands };
+            let mut operation = &operation;
+            // ' and " are T* then Tj (after setting Tw and Tc for ").
+            let quoted;
+            if op == "'" || op == "\"" {
+                if op == "\"" {
+                    gs.ts.word_spacing = as_num(&operands[0]);
+                    gs.ts.character_spacing = as_num(&operands[1]);
+                }
+                tlm = tlm.pre_transform(&Transform2D::create_translation(0.0, -gs.ts.leading));
+                gs.ts.tm = tlm;
+                output.end_line()?;
+                quoted = Op { operator: "Tj", operands: &operands[operands.len() - 1..] };
+                operation = &quoted;
+            }
 
-            match operation.operator.as_ref() {
+            match operation.operator {
                 "BT" => {
                     tlm = Transform2D::identity();
                     gs.ts.tm = tlm;
@@ -1734,11 +1778,11 @@ impl<'a> Processor<'a> {
                     dlog!("matrix {:?}", gs.ctm);
                 }
                 "CS" => {
-                    let name = operation.operands[0].as_name().unwrap();
+                    let Ok(name) = operation.operands[0].as_name() else { continue };
                     gs.stroke_colorspace = make_colorspace(doc, name, resources);
                 }
                 "cs" => {
-                    let name = operation.operands[0].as_name().unwrap();
+                    let Ok(name) = operation.operands[0].as_name() else { continue };
                     gs.fill_colorspace = make_colorspace(doc, name, resources);
                 }
                 "SC" | "SCN" => {
@@ -1794,7 +1838,7 @@ impl<'a> Processor<'a> {
                         Object::String(ref s, _) => {
                             show_text(&mut gs, s, &tlm, &flip_ctm, output)?;
                         }
-                        _ => { panic!("unexpected Tj operand {:?}", operation) }
+                        _ => {}
                     }
                 }
                 "Tc" => {
@@ -1811,7 +1855,7 @@ impl<'a> Processor<'a> {
                 }
                 "Tf" => {
                     let fonts: &Dictionary = get(&doc, resources, b"Font");
-                    let name = operation.operands[0].as_name().unwrap();
+                    let Ok(name) = operation.operands[0].as_name() else { continue };
                     let dict = get::<&Dictionary>(doc, fonts, name);
                     let key = dict as *const Dictionary as usize;
                     let font = match self.fonts.get(&key) {
@@ -1909,7 +1953,7 @@ impl<'a> Processor<'a> {
                 }
                 "gs" => {
                     let ext_gstate: &Dictionary = get(doc, resources, b"ExtGState");
-                    let name = operation.operands[0].as_name().unwrap();
+                    let Ok(name) = operation.operands[0].as_name() else { continue };
                     let state: &Dictionary = get(doc, ext_gstate, name);
                     apply_state(doc, &mut gs, state);
                 }
@@ -1969,17 +2013,12 @@ impl<'a> Processor<'a> {
                     dlog!("discard {:?}", path);
                     path.ops.clear();
                 }
-                "BMC" | "BDC" => {
-                    mc_stack.push(operation);
-                }
-                "EMC" => {
-                    mc_stack.pop();
-                }
+                "BMC" | "BDC" | "EMC" => {}
                 "Do" => {
                     // `Do` process an entire subdocument, so we do a recursive call to `process_stream`
                     // with the subdocument content and resources
                     let xobject: &Dictionary = get(&doc, resources, b"XObject");
-                    let name = operation.operands[0].as_name().unwrap();
+                    let Ok(name) = operation.operands[0].as_name() else { continue };
                     let xf: &Stream = get(&doc, xobject, name);
                     let resources = maybe_get_obj(&doc, &xf.dict, b"Resources").and_then(|n| n.as_dict().ok()).unwrap_or(resources);
                     let contents = get_contents(xf);
