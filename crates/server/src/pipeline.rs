@@ -371,7 +371,8 @@ async fn characters(
             .map(|q| slice(&doc.text, &starts, q.start, q.end).trim_matches(|ch: char| "\"“”‘’' ".contains(ch)))
             .collect();
         let close = analysis.strongest_ties(&c.id, 3);
-        let profile = persona(c, &title, &lines, &close);
+        let found = analysis.profiles.iter().find(|p| p.character == c.id);
+        let profile = persona(c, &title, &lines, &close, found);
         let key = c.name.to_lowercase();
         let existing = tx
             .fetch_optional(
@@ -390,7 +391,8 @@ async fn characters(
                 let id: Uuid = r.get("id")?;
                 tx.execute(
                     "UPDATE characters SET name = $2, description = $3, speech_style = $4, greeting = $5, \
-                     example_dialogue = $6, aliases = $7, gender = $8, stats = $9, updated_at = $10 WHERE id = $1",
+                     example_dialogue = $6, aliases = $7, gender = $8, stats = $9, updated_at = $10, \
+                     personality = $11 WHERE id = $1",
                     &params![
                         id,
                         c.name.as_str(),
@@ -401,7 +403,8 @@ async fn characters(
                         aliases,
                         c.gender.as_deref(),
                         stats,
-                        t
+                        t,
+                        profile.personality
                     ],
                 )
                 .await?;
@@ -411,8 +414,8 @@ async fn characters(
                 let id = Uuid::new_v4();
                 tx.execute(
                     "INSERT INTO characters (id, user_id, document_id, name, description, speech_style, greeting, \
-                     example_dialogue, tags, source_key, aliases, gender, stats, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '[]', $9, $10, $11, $12, $13, $13)",
+                     example_dialogue, tags, source_key, aliases, gender, stats, created_at, updated_at, personality) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '[]', $9, $10, $11, $12, $13, $13, $14)",
                     &params![
                         id,
                         user,
@@ -426,7 +429,8 @@ async fn characters(
                         aliases,
                         c.gender.as_deref(),
                         stats,
-                        t
+                        t,
+                        profile.personality
                     ],
                 )
                 .await?;
@@ -440,6 +444,7 @@ async fn characters(
 
 struct Persona {
     description: String,
+    personality: String,
     speech_style: String,
     greeting: String,
     example_dialogue: String,
@@ -449,8 +454,22 @@ fn words(s: &str) -> usize {
     s.split_whitespace().count()
 }
 
-/// Profile text built from what the analysis measured about a character.
-fn persona(c: &nlp::Character, title: &str, lines: &[&str], close: &[&str]) -> Persona {
+/// Profile text built from what the analysis found about a character: the
+/// sentences that describe it, the words the book uses for it and the verbs
+/// it is the agent of, how it talks, and its most representative lines.
+fn persona(c: &nlp::Character, title: &str, lines: &[&str], close: &[&str], profile: Option<&nlp::Profile>) -> Persona {
+    let clip = |t: &str, n: usize| -> String {
+        let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        if t.chars().count() <= n {
+            t
+        } else {
+            let mut out: String = t.chars().take(n).collect();
+            if let Some(cut) = out.rfind(' ') {
+                out.truncate(cut);
+            }
+            out + " …"
+        }
+    };
     let mut description = format!(
         "{} is a character in {title}, mentioned {} times",
         c.name, c.mention_count
@@ -471,6 +490,37 @@ fn persona(c: &nlp::Character, title: &str, lines: &[&str], close: &[&str]) -> P
     }
     if !close.is_empty() {
         description.push_str(&format!(" Most often found with {}.", close.join(", ")));
+    }
+    let mut personality = String::new();
+    if let Some(p) = profile {
+        // The book's own words about them, earliest first (they introduce the character).
+        let said: Vec<String> = p.descriptions.iter().take(3).map(|d| clip(&d.text, 300)).collect();
+        if !said.is_empty() {
+            description.push_str("\n\nIn the book: ");
+            description.push_str(&said.join(" "));
+        }
+        let adjectives: Vec<&str> = p.modifiers.iter().take(8).map(|m| m.term.as_str()).collect();
+        if !adjectives.is_empty() {
+            personality.push_str(&format!("Described as {}.", adjectives.join(", ")));
+        }
+        let verbs: Vec<&str> = p
+            .agent_verbs
+            .iter()
+            .map(|v| v.term.as_str())
+            .filter(|v| {
+                !matches!(
+                    *v,
+                    "said" | "say" | "says" | "saying" | "was" | "is" | "be" | "had" | "has"
+                )
+            })
+            .take(8)
+            .collect();
+        if !verbs.is_empty() {
+            if !personality.is_empty() {
+                personality.push(' ');
+            }
+            personality.push_str(&format!("In the story they {}.", verbs.join(", ")));
+        }
     }
     let speech_style = if lines.is_empty() {
         String::new()
@@ -495,21 +545,42 @@ fn persona(c: &nlp::Character, title: &str, lines: &[&str], close: &[&str]) -> P
         s.push('.');
         s
     };
-    let greeting = lines
+    // Representative lines (the profile's choice) before merely long ones.
+    let representative: Vec<String> = profile
+        .map(|p| {
+            p.quotes
+                .iter()
+                .map(|q| q.text.trim_matches(|ch: char| "\"“”‘’' ".contains(ch)).to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut pool: Vec<&str> = representative.iter().map(String::as_str).collect();
+    let mut longest: Vec<&str> = lines.iter().copied().filter(|l| (8..=60).contains(&words(l))).collect();
+    longest.sort_by_key(|l| std::cmp::Reverse(words(l)));
+    pool.extend(longest);
+    let greeting = pool
         .iter()
+        .chain(lines.iter())
         .find(|l| (4..=40).contains(&words(l)))
         .map(|l| l.to_string())
         .unwrap_or_default();
-    let mut examples: Vec<&str> = lines.iter().copied().filter(|l| (8..=60).contains(&words(l))).collect();
-    examples.sort_by_key(|l| std::cmp::Reverse(words(l)));
+    let mut examples: Vec<&str> = Vec::new();
+    for l in pool {
+        if examples.len() == 5 {
+            break;
+        }
+        if (6..=80).contains(&words(l)) && !examples.contains(&l) && l != greeting {
+            examples.push(l);
+        }
+    }
     let example_dialogue = examples
         .iter()
-        .take(5)
-        .map(|l| format!("{{{{char}}}}: \"{l}\""))
+        .map(|l| format!("<START>\n{{{{char}}}}: \"{l}\""))
         .collect::<Vec<_>>()
         .join("\n");
     Persona {
         description,
+        personality,
         speech_style,
         greeting,
         example_dialogue,
