@@ -120,6 +120,16 @@ pub async fn run(state: &AppState, job: &Job) -> Result<Value, JobError> {
     };
     set_status(state, document, "processing", None).await?;
     p.report("extract", 5, json!({})).await?;
+    let started = std::time::Instant::now();
+    let mut timings = serde_json::Map::new();
+    let mut lap = {
+        let mut last = started;
+        move |stage: &str, timings: &mut serde_json::Map<String, Value>| {
+            let now = std::time::Instant::now();
+            timings.insert(stage.to_string(), json!((now - last).as_millis() as u64));
+            last = now;
+        }
+    };
 
     let bytes = state
         .storage
@@ -131,6 +141,7 @@ pub async fn run(state: &AppState, job: &Job) -> Result<Value, JobError> {
         .map_err(|e| JobError::Retry(format!("extraction crashed: {e}")))?
         .map_err(|e| JobError::Permanent(format!("cannot read the document: {e}")))?;
     let char_count = doc.text.chars().count();
+    lap("extract_ms", &mut timings);
     p.report(
         "extract",
         30,
@@ -148,11 +159,14 @@ pub async fn run(state: &AppState, job: &Job) -> Result<Value, JobError> {
         })
         .collect();
     let (doc, analysis) = tokio::task::spawn_blocking(move || {
-        let a = nlp::analyze(&doc.text, &sections);
+        let mut a = nlp::analyze(&doc.text, &sections);
+        // A second copy of the text is not needed (it is `doc.text`) nor stored.
+        a.text = String::new();
         (doc, a)
     })
     .await
     .map_err(|e| JobError::Retry(format!("analysis crashed: {e}")))?;
+    lap("analyze_ms", &mut timings);
     p.report(
         "analyze",
         60,
@@ -162,6 +176,7 @@ pub async fn run(state: &AppState, job: &Job) -> Result<Value, JobError> {
     .await?;
 
     let stored = persist(state, user, document, &doc, &analysis).await?;
+    lap("persist_ms", &mut timings);
     p.report(
         "persist",
         85,
@@ -170,9 +185,13 @@ pub async fn run(state: &AppState, job: &Job) -> Result<Value, JobError> {
     .await?;
 
     let created = characters(state, user, document, &doc, &analysis).await?;
+    lap("characters_ms", &mut timings);
     set_status(state, document, "ready", None).await?;
+    tracing::info!(%document, total_ms = started.elapsed().as_millis() as u64, timings = %serde_json::Value::Object(timings.clone()),
+                   "document analysed");
     let result = json!({"document_id": document, "passages": stored.passages, "quotes": stored.quotes,
-                        "characters": analysis.characters.len(), "characters_created": created.len()});
+                        "characters": analysis.characters.len(), "characters_created": created.len(),
+                        "timings": timings});
     for (id, name, fresh) in &created {
         let kind = if *fresh {
             "character.created"
@@ -257,10 +276,9 @@ async fn persist(
 ) -> Result<Stored, JobError> {
     let starts = char_starts(&doc.text);
     let ranges = passages(&doc.text);
-    let mut data = serde_json::to_value(analysis).map_err(|e| JobError::Permanent(e.to_string()))?;
-    if let Some(o) = data.as_object_mut() {
-        o.remove("text");
-    }
+    // Serialised straight to text (no `Value` tree: megabytes of mentions on a long novel); the text itself was
+    // taken out of the analysis by the caller, it is stored once in `document_texts`.
+    let data = serde_json::to_string(analysis).map_err(|e| JobError::Permanent(e.to_string()))?;
     let sections = serde_json::to_string(&doc.sections).unwrap_or_else(|_| "[]".into());
     let words = analysis.stats.words as i64;
     let mut tx: Tx = state.db.begin().await?;
@@ -278,7 +296,7 @@ async fn persist(
     .await?;
     tx.execute(
         "INSERT INTO analyses (document_id, data, created_at) VALUES ($1, $2, $3)",
-        &params![document, data.to_string(), now()],
+        &params![document, data, now()],
     )
     .await?;
     for (i, (s, e)) in ranges.iter().enumerate() {
@@ -556,7 +574,7 @@ fn persona(c: &nlp::Character, title: &str, lines: &[&str], close: &[&str], prof
         .unwrap_or_default();
     let mut pool: Vec<&str> = representative.iter().map(String::as_str).collect();
     let mut longest: Vec<&str> = lines.iter().copied().filter(|l| (8..=60).contains(&words(l))).collect();
-    longest.sort_by_key(|l| std::cmp::Reverse(words(l)));
+    longest.sort_by_cached_key(|l| std::cmp::Reverse(words(l)));
     pool.extend(longest);
     let greeting = pool
         .iter()

@@ -593,7 +593,14 @@ async fn stored_analysis(state: &AppState, doc: &DocumentOut) -> Result<serde_js
         .fetch_optional("SELECT data FROM analyses WHERE document_id = $1", &params![doc.id])
         .await?
         .ok_or_else(|| ApiError::Conflict(format!("the document is not analysed yet (status: {})", doc.status)))?;
-    serde_json::from_str(&row.get::<String>("data")?).map_err(ApiError::internal)
+    let mut data: serde_json::Value = serde_json::from_str(&row.get::<String>("data")?).map_err(ApiError::internal)?;
+    // The text is stored once, in `document_texts`; the analysis keeps an empty placeholder.
+    if let Some(o) = data.as_object_mut()
+        && o.get("text").is_some_and(|t| t.as_str().is_some_and(str::is_empty))
+    {
+        o.remove("text");
+    }
+    Ok(data)
 }
 
 /// The relationship graph: characters as nodes, weighted ties as edges.
