@@ -172,7 +172,10 @@ async fn upload_runs_the_pipeline_to_ready(app: TestApp) {
     // The persona rests on what the book says about her, in the card spec's example format.
     let desc = liz["description"].as_str().unwrap();
     assert!(desc.contains("In the book: "), "describing sentences: {desc}");
-    assert!(!liz["personality"].as_str().unwrap().is_empty(), "words the book uses for her");
+    assert!(
+        !liz["personality"].as_str().unwrap().is_empty(),
+        "words the book uses for her"
+    );
     let examples = liz["example_dialogue"].as_str().unwrap();
     assert!(examples.starts_with("<START>\n{{char}}: \""), "{examples}");
     let text: Value = app
@@ -183,7 +186,10 @@ async fn upload_runs_the_pipeline_to_ready(app: TestApp) {
         .unwrap();
     let first_line = examples.lines().nth(1).unwrap();
     let line = first_line.trim_start_matches("{{char}}: \"").trim_end_matches('"');
-    assert!(text["text"].as_str().unwrap().contains(line), "example lines are hers, verbatim: {line}");
+    assert!(
+        text["text"].as_str().unwrap().contains(line),
+        "example lines are hers, verbatim: {line}"
+    );
 
     let job: Value = app
         .get(&format!("/api/v1/jobs/{}", d["job_id"].as_str().unwrap()), &t)
