@@ -11,20 +11,63 @@ use std::time::{Duration, Instant};
 
 /// Records `http_requests_total` and `http_request_duration_seconds` by
 /// route template (not raw path, which would explode the label set).
+///
+/// The metric handles are looked up once per (method, route, status) and
+/// thread, then reused: building the label set and hashing it into the
+/// registry on every request cost several allocations and a locked map lookup.
 pub async fn metrics(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().as_str().to_string();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
     let resp = next.run(req).await;
-    let status = resp.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(start.elapsed().as_secs_f64());
+    let status = resp.status().as_u16();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let elapsed = start.elapsed().as_secs_f64();
+    HANDLES.with(|cell| {
+        let mut map = cell.borrow_mut();
+        if let Some(h) = map
+            .get(route)
+            .and_then(|v| v.iter().find(|h| h.method == method && h.status == status))
+        {
+            h.requests.increment(1);
+            h.duration.record(elapsed);
+            return;
+        }
+        let labels = [
+            ("method", method.as_str().to_string()),
+            ("route", route.to_string()),
+            ("status", status.to_string()),
+        ];
+        let h = Handles {
+            method,
+            status,
+            requests: metrics::counter!("http_requests_total", &labels),
+            duration: metrics::histogram!("http_request_duration_seconds", &labels[..2]),
+        };
+        h.requests.increment(1);
+        h.duration.record(elapsed);
+        if map.len() >= 1024 {
+            map.clear(); // bounded, whatever the routes
+        }
+        let per_route = map.entry(route.into()).or_default();
+        if per_route.len() >= 64 {
+            per_route.clear(); // clients can invent methods
+        }
+        per_route.push(h);
+    });
     resp
+}
+
+struct Handles {
+    method: axum::http::Method,
+    status: u16,
+    requests: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+thread_local! {
+    /// Metric handles by route, then (method, status) (a few per route: a linear search).
+    static HANDLES: std::cell::RefCell<std::collections::HashMap<Box<str>, Vec<Handles>>> = Default::default();
 }
 
 /// Bounds the time a request may take; uploads and other long routes carry
@@ -55,7 +98,8 @@ pub async fn problem_bodies(req: Request, next: Next) -> Response {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         // The rest of the body was never read, so hyper drops the connection after this response; saying so
         // keeps keep-alive clients from sending their next request down a socket that is about to close.
-        resp.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+        resp.headers_mut()
+            .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
     }
     let is_problem = resp
         .headers()
@@ -74,7 +118,12 @@ pub async fn problem_bodies(req: Request, next: Next) -> Response {
     };
     let (parts, _) = resp.into_parts();
     let mut fresh = problem(status, detail);
-    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE, header::CONNECTION] {
+    for name in [
+        header::ALLOW,
+        header::RETRY_AFTER,
+        header::WWW_AUTHENTICATE,
+        header::CONNECTION,
+    ] {
         if let Some(v) = parts.headers.get(&name) {
             fresh.headers_mut().insert(name, v.clone());
         }

@@ -11,6 +11,7 @@
 //! - Refresh tokens: opaque random strings stored as SHA-256 hashes, rotated
 //!   on every use; presenting a rotated one again revokes its whole family.
 
+pub mod cache;
 pub mod password;
 pub mod rate_limit;
 pub mod tokens;
@@ -44,8 +45,11 @@ impl Role {
     }
 }
 
-/// The authenticated caller, checked against the database on every request
-/// (so a deleted or deactivated user's token stops working at once).
+/// The authenticated caller, checked against the database (user exists, is
+/// active, role, token not revoked). The check is cached per token for at most
+/// [`cache::TTL`] and dropped by any write to users or revocations in this
+/// process, so a deleted or deactivated user's token stops working at once
+/// here, and within the TTL on other instances (see [`cache`]).
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub id: Uuid,
@@ -83,6 +87,12 @@ impl FromRequestParts<AppState> for AuthUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)
             .ok_or_else(|| ApiError::Unauthorized("missing bearer token (Authorization: Bearer …)".into()))?;
+        // Read the epoch before anything is read from the database: a write that lands after this read bumps
+        // it, so what we cache below can never outlive such a write.
+        let epoch = state.db.auth_epoch();
+        if let Some(user) = state.db.token_cache().get(&token, epoch) {
+            return Ok(user);
+        }
         let claims = state.tokens.verify_access(&token)?;
         let id = Uuid::parse_str(&claims.sub).map_err(|_| ApiError::Unauthorized("invalid token subject".into()))?;
         let row = state
@@ -103,13 +113,15 @@ impl FromRequestParts<AppState> for AuthUser {
                 "this token has been revoked (logged out)".into(),
             ));
         }
-        Ok(AuthUser {
+        let user = AuthUser {
             id,
             username: row.get("username")?,
             role: Role::parse(&row.get::<String>("role")?),
             jti: claims.jti,
             exp: claims.exp,
-        })
+        };
+        state.db.token_cache().insert(&token, &user, epoch);
+        Ok(user)
     }
 }
 

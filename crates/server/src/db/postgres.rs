@@ -98,6 +98,25 @@ impl PgDb {
         convert(build(sql, params).fetch_all(&self.pool).await.map_err(map_err)?)
     }
 
+    /// A page and its total in one round trip: the count becomes a scalar subquery of the page's statement
+    /// (evaluated once, same snapshot). An empty page has no row to carry it, so then it is counted apart.
+    pub async fn fetch_page(&self, sql: &str, params: &[Value], count_sql: &str) -> Result<(Vec<Row>, i64), DbError> {
+        let sql = sql.replacen(super::TOTAL, &format!("({count_sql}) AS total_count"), 1);
+        let rows = self.fetch_all(&sql, params).await?;
+        let total = match rows.first() {
+            Some(r) => r.get("total_count")?,
+            None => {
+                let n = params.len().min(super::max_param(count_sql));
+                let rows = self.fetch_all(count_sql, &params[..n]).await?;
+                match rows.first() {
+                    Some(r) => r.first_int()?,
+                    None => 0,
+                }
+            }
+        };
+        Ok((rows, total))
+    }
+
     pub async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
         build(sql, params)
             .execute(&self.pool)

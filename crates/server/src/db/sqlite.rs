@@ -8,6 +8,7 @@
 use super::{DbError, Kind, Row, Value};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
@@ -23,8 +24,19 @@ struct Shared {
     /// different database: then everything goes through the writer.
     memory: bool,
     writer: Arc<AsyncMutex<Connection>>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<Vec<Reader>>,
 }
+
+/// A read-only connection and the totals it counted, each with the `PRAGMA data_version` it was counted at:
+/// that number changes when any other connection (this process's writer, or another process) commits, so a
+/// total whose version is still current is exact for the snapshot being read.
+struct Reader {
+    conn: Connection,
+    counts: HashMap<String, (i64, i64)>,
+}
+
+/// Totals remembered per reader connection (count SQL and parameters distinguish them).
+const COUNTS_KEPT: usize = 4096;
 
 const READERS_KEPT: usize = 32;
 
@@ -50,6 +62,11 @@ fn map_err(e: rusqlite::Error) -> DbError {
 fn configure(conn: &Connection, writer: bool) -> Result<(), DbError> {
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(map_err)?;
     conn.set_prepared_statement_cache_capacity(256);
+    // The query planner stability guarantee: without it SQLite 3.47+ plans `LIMIT $n` (and LIKE, STAT4) with
+    // the bound value and marks the statement expired whenever that parameter is bound again, so every
+    // paginated read was parsed and planned anew (14% of the CPU of the character list). We keep one plan.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .map_err(map_err)?;
     let pragmas = if writer {
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
     } else {
@@ -88,9 +105,9 @@ impl SqliteDb {
         })
     }
 
-    fn take_reader(&self) -> Result<Connection, DbError> {
-        if let Some(c) = self.shared.readers.lock().ok().and_then(|mut v| v.pop()) {
-            return Ok(c);
+    fn take_reader(&self) -> Result<Reader, DbError> {
+        if let Some(r) = self.shared.readers.lock().ok().and_then(|mut v| v.pop()) {
+            return Ok(r);
         }
         let conn = Connection::open_with_flags(
             Path::new(&self.shared.path),
@@ -98,27 +115,51 @@ impl SqliteDb {
         )
         .map_err(map_err)?;
         configure(&conn, false)?;
-        Ok(conn)
+        Ok(Reader {
+            conn,
+            counts: HashMap::new(),
+        })
     }
 
-    fn put_reader(&self, conn: Connection) {
+    fn put_reader(&self, reader: Reader) {
         if let Ok(mut v) = self.shared.readers.lock()
             && v.len() < READERS_KEPT
         {
-            v.push(conn);
+            v.push(reader);
         }
     }
 
     pub async fn fetch_all(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
         if is_read(sql) && !self.shared.memory {
-            let conn = self.take_reader()?;
-            let out = query(&conn, sql, params);
-            self.put_reader(conn);
+            let reader = self.take_reader()?;
+            let out = query(&reader.conn, sql, params);
+            self.put_reader(reader);
             out
         } else {
             let conn = self.shared.writer.lock().await;
             query(&conn, sql, params)
         }
+    }
+
+    /// A page and its total from one read transaction (see [`Db::fetch_page`](super::Db::fetch_page)). The
+    /// total is counted only when this reader has no count for the snapshot's `data_version`, so pages of
+    /// unchanged data skip the `COUNT` (a scan of every matching index entry).
+    pub async fn fetch_page(&self, sql: &str, params: &[Value], count_sql: &str) -> Result<(Vec<Row>, i64), DbError> {
+        // The total reaches the page as one more bound parameter, so the statement text (and its prepared
+        // statement) stays the same whatever the count.
+        let sql = sql.replacen(super::TOTAL, &format!("${} AS total_count", params.len() + 1), 1);
+        if self.shared.memory {
+            let conn = self.shared.writer.lock().await;
+            let total = count(&conn, count_sql, params)?;
+            return query(&conn, &sql, &with_total(params, total)).map(|rows| (rows, total));
+        }
+        let mut reader = self.take_reader()?;
+        let out = page_in_tx(&mut reader, &sql, params, count_sql);
+        if out.is_err() {
+            let _ = reader.conn.execute_batch("ROLLBACK");
+        }
+        self.put_reader(reader);
+        out
     }
 
     pub async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
@@ -131,6 +172,57 @@ impl SqliteDb {
         conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err)?;
         Ok(SqliteTx { conn, done: false })
     }
+}
+
+fn with_total(params: &[Value], total: i64) -> Vec<Value> {
+    let mut all = Vec::with_capacity(params.len() + 1);
+    all.extend_from_slice(params);
+    all.push(Value::Int(total));
+    all
+}
+
+/// `count_sql`'s one integer, binding as many of `params` as it has slots (numbered, so unused lower ones are
+/// slots too).
+fn count(conn: &Connection, count_sql: &str, params: &[Value]) -> Result<i64, DbError> {
+    let mut stmt = conn.prepare_cached(&rewrite(count_sql)).map_err(map_err)?;
+    let n = stmt.parameter_count().min(params.len());
+    bind(&mut stmt, &params[..n])?;
+    let mut rows = stmt.raw_query();
+    match rows.next().map_err(map_err)? {
+        Some(row) => row.get::<_, i64>(0).map_err(map_err),
+        None => Err(DbError::Other("count query returned no row".into())),
+    }
+}
+
+fn page_in_tx(reader: &mut Reader, sql: &str, params: &[Value], count_sql: &str) -> Result<(Vec<Row>, i64), DbError> {
+    let conn = &reader.conn;
+    conn.prepare_cached("BEGIN")
+        .and_then(|mut s| s.raw_execute())
+        .map_err(map_err)?;
+    // `BEGIN` is deferred: this pragma's read starts the snapshot (and refreshes the connection's data version
+    // from it), which the count and the page below then share.
+    let version: i64 = conn
+        .prepare_cached("PRAGMA data_version")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(map_err)?;
+    let count_params = &params[..params.len().min(super::max_param(count_sql))];
+    let key = format!("{count_sql}\u{0}{count_params:?}");
+    let total = match reader.counts.get(&key) {
+        Some(&(v, total)) if v == version => total,
+        _ => {
+            let total = count(conn, count_sql, count_params)?;
+            if reader.counts.len() >= COUNTS_KEPT {
+                reader.counts.clear();
+            }
+            reader.counts.insert(key, (version, total));
+            total
+        }
+    };
+    let rows = query(conn, sql, &with_total(params, total))?;
+    conn.prepare_cached("COMMIT")
+        .and_then(|mut s| s.raw_execute())
+        .map_err(map_err)?;
+    Ok((rows, total))
 }
 
 /// A transaction holding the writer connection.

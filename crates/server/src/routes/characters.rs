@@ -1,7 +1,7 @@
 //! `/characters`: a user's personas. Create, list, get, patch, delete.
 
 use crate::auth::AuthUser;
-use crate::db::{DbError, FromRow, Row, Value, now};
+use crate::db::{DbError, FromRow, Row, TOTAL, Value, now};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdPath, PageParams, Paginated};
 use crate::params;
@@ -351,41 +351,27 @@ async fn list_characters(
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<Paginated<Character>>, ApiError> {
     let page = page.validate()?;
-    let (items, total) = if user.is_admin() {
-        let items = state
+    // The page and its exact total from one snapshot in one database call (see `Db::fetch_page`).
+    let (rows, total) = if user.is_admin() {
+        let sql =
+            format!("SELECT {COLS}, {TOTAL} FROM characters ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2");
+        let count = "SELECT COUNT(*) FROM characters";
+        state
             .db
-            .fetch_as(
-                &format!("SELECT {COLS} FROM characters ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"),
-                &params![page.limit, page.skip],
-            )
-            .await?;
-        let total = state
-            .db
-            .fetch_one("SELECT COUNT(*) AS n FROM characters", &[])
+            .fetch_page(&sql, &params![page.limit, page.skip], count)
             .await?
-            .get("n")?;
-        (items, total)
     } else {
-        let items = state
+        let sql = format!(
+            "SELECT {COLS}, {TOTAL} FROM characters WHERE user_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+        );
+        let count = "SELECT COUNT(*) FROM characters WHERE user_id = $1";
+        state
             .db
-            .fetch_as(
-                &format!(
-                    "SELECT {COLS} FROM characters WHERE user_id = $1 \
-                     ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
-                ),
-                &params![user.id, page.limit, page.skip],
-            )
-            .await?;
-        let total = state
-            .db
-            .fetch_one(
-                "SELECT COUNT(*) AS n FROM characters WHERE user_id = $1",
-                &params![user.id],
-            )
+            .fetch_page(&sql, &params![user.id, page.limit, page.skip], count)
             .await?
-            .get("n")?;
-        (items, total)
     };
+    let items = rows.iter().map(Character::from_row).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(Paginated {
         items,
         total,
