@@ -156,7 +156,10 @@ async fn characters_bad_input(app: TestApp) {
     // The unread rest of the body means the server closes the connection, and it says so, so keep-alive
     // clients do not reuse a socket that is about to close.
     let r = post(json!({"name": "ok", "description": "x".repeat(2 * 1024 * 1024)})).await;
-    assert_eq!(r.headers().get("connection").map(|v| v.to_str().unwrap()), Some("close"));
+    assert_eq!(
+        r.headers().get("connection").map(|v| v.to_str().unwrap()),
+        Some("close")
+    );
     assert_problem(r, 413).await;
     // Odd but valid Unicode round-trips exactly: RTL text and marks, emoji, combining marks.
     for name in [
