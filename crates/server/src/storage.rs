@@ -558,6 +558,25 @@ fn remove_old_files(dir: &Path, cutoff: SystemTime) -> Result<usize, StorageErro
     Ok(removed)
 }
 
+/// Serialises everything that decides a blob's fate — a new row referring to
+/// it, and the check-then-delete of an unreferenced one (document delete,
+/// orphan sweep) — within the caller's transaction. Without it a delete could
+/// count no rows, an identical upload then register its row (its blob "already
+/// stored"), and the delete remove the file under it. On PostgreSQL an advisory
+/// lock keyed by the hash; on SQLite the transaction already holds the only
+/// writer.
+pub async fn lock_blob(
+    tx: &mut crate::db::Tx,
+    backend: crate::db::Backend,
+    sha256: &str,
+) -> Result<(), crate::db::DbError> {
+    if backend == crate::db::Backend::Postgres {
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &crate::params![sha256])
+            .await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -582,23 +601,4 @@ mod tests {
         assert_eq!(Storage::key("p/q", "blobs/x").as_ref(), "p/q/blobs/x");
         assert!(is_sha256(&sha) && !is_sha256("abc"));
     }
-}
-
-/// Serialises everything that decides a blob's fate — a new row referring to
-/// it, and the check-then-delete of an unreferenced one (document delete,
-/// orphan sweep) — within the caller's transaction. Without it a delete could
-/// count no rows, an identical upload then register its row (its blob "already
-/// stored"), and the delete remove the file under it. On PostgreSQL an advisory
-/// lock keyed by the hash; on SQLite the transaction already holds the only
-/// writer.
-pub async fn lock_blob(
-    tx: &mut crate::db::Tx,
-    backend: crate::db::Backend,
-    sha256: &str,
-) -> Result<(), crate::db::DbError> {
-    if backend == crate::db::Backend::Postgres {
-        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &crate::params![sha256])
-            .await?;
-    }
-    Ok(())
 }
