@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{Backend, TestApp, assert_problem};
-use futures_util::{SinkExt, StreamExt};
+use common::{Backend, TestApp, assert_problem, connect_ws, next_event as next_json};
+use futures_util::SinkExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -357,33 +357,6 @@ fn sse_events(body: &str) -> Vec<(String, Value)> {
     out
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect_ws(app: &TestApp, token: &str) -> Ws {
-    let url = format!(
-        "{}/api/v1/ws?access_token={token}",
-        app.base.replace("http://", "ws://")
-    );
-    tokio_tungstenite::connect_async(url)
-        .await
-        .expect("websocket connects")
-        .0
-}
-
-async fn next_json(ws: &mut Ws, within: Duration) -> Option<Value> {
-    let deadline = Instant::now() + within;
-    loop {
-        let left = deadline.checked_duration_since(Instant::now())?;
-        match tokio::time::timeout(left, ws.next()).await {
-            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t)))) => {
-                return Some(serde_json::from_str(&t).unwrap());
-            }
-            Ok(Some(Ok(_))) => continue,
-            _ => return None,
-        }
-    }
-}
-
 async fn replies_stream_over_sse_and_websocket(app: TestApp) {
     let t = app.token("streamer").await;
     let (_, lizzy) = book(&app, &t).await;
@@ -421,7 +394,7 @@ async fn replies_stream_over_sse_and_websocket(app: TestApp) {
     assert_eq!(reply["conversation_id"], events[0].1["conversation_id"]);
 
     // The same over the WebSocket, then errors and a cancel of an unknown request.
-    let mut ws = connect_ws(&app, &t).await;
+    let mut ws = connect_ws(&app, &t, None).await;
     let msg = json!({"type": "chat", "request_id": "r1", "character_id": id, "message": "What of Mr. Collins?"});
     ws.send(tokio_tungstenite::tungstenite::Message::Text(msg.to_string().into()))
         .await
@@ -645,6 +618,25 @@ async fn cards_round_trip_and_import(app: TestApp) {
     assert_problem(import(&app, &t, "x.json", Vec::new()).await, 422).await;
     let other = app.token("thief").await;
     assert_problem(export(&app, &other, id, "png").await, 404).await;
+}
+
+async fn message_count(app: &TestApp, token: &str, conversation: &str) -> i64 {
+    app.get(&format!("/api/v1/conversations/{conversation}"), token)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["message_count"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Waits until the scripted model saw its client hang up mid-stream.
+async fn wait_closed(model: &Model, what: &str) {
+    let start = Instant::now();
+    while !model.closed_early.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(start.elapsed() < Duration::from_secs(10), "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -980,14 +972,7 @@ async fn model_backed_chat(backend: Backend) {
     assert_eq!(last, "message", "{events:?}");
     assert_eq!(reply["message"]["content"], "Very wellé!");
     assert_eq!(reply["message"]["completion_tokens"], 5);
-    let count_before = app
-        .get(&format!("/api/v1/conversations/{cid}"), &t)
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["message_count"]
-        .as_i64()
-        .unwrap();
+    let count_before = message_count(&app, &t, cid).await;
     model
         .script
         .lock()
@@ -1012,22 +997,8 @@ async fn model_backed_chat(backend: Backend) {
         got.push_str(&String::from_utf8_lossy(&c));
     }
     drop(r);
-    let start = Instant::now();
-    while !model.closed_early.load(std::sync::atomic::Ordering::SeqCst) {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the model request is dropped when the client leaves"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let after = app
-        .get(&format!("/api/v1/conversations/{cid}"), &t)
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["message_count"]
-        .as_i64()
-        .unwrap();
+    wait_closed(&model, "the model request is dropped when the client leaves").await;
+    let after = message_count(&app, &t, cid).await;
     assert_eq!(after, count_before + 1, "the question is kept, no half reply is stored");
     // Over the WebSocket, chat.cancel stops the reply and the model request.
     model.closed_early.store(false, std::sync::atomic::Ordering::SeqCst);
@@ -1036,7 +1007,7 @@ async fn model_backed_chat(backend: Backend) {
         .lock()
         .unwrap()
         .push_back(Script::Hang(vec!["Let me ", "think"]));
-    let mut ws = connect_ws(&app, &t).await;
+    let mut ws = connect_ws(&app, &t, None).await;
     let msg =
         json!({"type": "chat", "request_id": "c1", "character_id": id, "message": "Well?", "conversation_id": cid});
     ws.send(tokio_tungstenite::tungstenite::Message::Text(msg.to_string().into()))
@@ -1066,21 +1037,7 @@ async fn model_backed_chat(backend: Backend) {
             break;
         }
     }
-    let start = Instant::now();
-    while !model.closed_early.load(std::sync::atomic::Ordering::SeqCst) {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "cancel drops the model request"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let n = app
-        .get(&format!("/api/v1/conversations/{cid}"), &t)
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["message_count"]
-        .as_i64()
-        .unwrap();
+    wait_closed(&model, "cancel drops the model request").await;
+    let n = message_count(&app, &t, cid).await;
     assert_eq!(n, after + 1, "only the question was stored");
 }

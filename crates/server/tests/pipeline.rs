@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Backend, TestApp, assert_problem};
+use common::{Backend, TestApp, assert_problem, connect_ws, next_event};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -301,34 +301,6 @@ async fn delete_removes_derived_data_but_keeps_edited_characters(app: TestApp) {
     assert_eq!(left["total"], 1, "only the edited character stays");
     assert_eq!(left["items"][0]["id"], keep.as_str());
     assert_eq!(left["items"][0]["document_id"], Value::Null, "unlinked");
-}
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect_ws(app: &TestApp, token: &str, since: Option<&str>) -> Ws {
-    let mut url = format!(
-        "{}/api/v1/ws?access_token={token}",
-        app.base.replace("http://", "ws://")
-    );
-    if let Some(s) = since {
-        url.push_str(&format!("&since={s}"));
-    }
-    let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
-    ws
-}
-
-async fn next_event(ws: &mut Ws, within: Duration) -> Option<Value> {
-    let deadline = Instant::now() + within;
-    loop {
-        let left = deadline.checked_duration_since(Instant::now())?;
-        match tokio::time::timeout(left, ws.next()).await {
-            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t)))) => {
-                return Some(serde_json::from_str(&t).unwrap());
-            }
-            Ok(Some(Ok(_))) => continue,
-            _ => return None,
-        }
-    }
 }
 
 async fn websocket_delivers_own_events_and_replays(app: TestApp) {

@@ -329,3 +329,35 @@ macro_rules! backend_tests {
         }
     };
 }
+
+/// A WebSocket client of the test server.
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects to `/api/v1/ws` with the token in the query (as browsers do), replaying after `since` if given.
+pub async fn connect_ws(app: &TestApp, token: &str, since: Option<&str>) -> Ws {
+    let mut url = format!(
+        "{}/api/v1/ws?access_token={token}",
+        app.base.replace("http://", "ws://")
+    );
+    if let Some(s) = since {
+        url.push_str(&format!("&since={s}"));
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+    ws
+}
+
+/// The next JSON text message within `within`, or None.
+pub async fn next_event(ws: &mut Ws, within: std::time::Duration) -> Option<Value> {
+    use futures_util::StreamExt;
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let left = deadline.checked_duration_since(std::time::Instant::now())?;
+        match tokio::time::timeout(left, ws.next()).await {
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t)))) => {
+                return Some(serde_json::from_str(&t).unwrap());
+            }
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        }
+    }
+}
