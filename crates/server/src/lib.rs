@@ -298,6 +298,12 @@ pub async fn serve(
     let workers = worker::spawn(&state, state.config.workers, stop_rx);
     let state_lease = state.config.job_lease;
     let app = router(state);
+    // Nagle's algorithm would hold each streamed token (SSE, WebSocket) back ~40 ms waiting for an ACK; small
+    // writes are the point of streaming, so every accepted connection sends at once.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;

@@ -281,6 +281,8 @@ async fn persist(
     let data = serde_json::to_string(analysis).map_err(|e| JobError::Permanent(e.to_string()))?;
     let sections = serde_json::to_string(&doc.sections).unwrap_or_else(|_| "[]".into());
     let words = analysis.stats.words as i64;
+    // The analysis version (cached search indexes are keyed by it), on the analysis and on the document.
+    let analyzed_at = now();
     let mut tx: Tx = state.db.begin().await?;
     for table in ["document_texts", "analyses", "passages", "quotes"] {
         tx.execute(
@@ -296,7 +298,7 @@ async fn persist(
     .await?;
     tx.execute(
         "INSERT INTO analyses (document_id, data, created_at) VALUES ($1, $2, $3)",
-        &params![document, data, now()],
+        &params![document, data, analyzed_at.as_str()],
     )
     .await?;
     for (i, (s, e)) in ranges.iter().enumerate() {
@@ -334,7 +336,7 @@ async fn persist(
     }
     tx.execute(
         "UPDATE documents SET title = COALESCE($2, title), authors = $3, language = $4, word_count = $5, \
-         stats = $6, sections = $7, updated_at = $8 WHERE id = $1",
+         stats = $6, sections = $7, updated_at = $8, analyzed_at = $9 WHERE id = $1",
         &params![
             document,
             doc.title.as_deref(),
@@ -343,7 +345,8 @@ async fn persist(
             words,
             serde_json::to_string(&analysis.stats).unwrap_or_else(|_| "{}".into()),
             sections,
-            now()
+            now(),
+            analyzed_at.as_str()
         ],
     )
     .await?;

@@ -174,13 +174,12 @@ async fn document_of(state: &AppState, c: &Character) -> Result<Option<(Uuid, St
     let row = state
         .db
         .fetch_optional(
-            "SELECT d.title, a.created_at FROM documents d JOIN analyses a ON a.document_id = d.id \
-             WHERE d.id = $1 AND d.user_id = $2",
+            "SELECT title, analyzed_at FROM documents WHERE id = $1 AND user_id = $2 AND analyzed_at IS NOT NULL",
             &params![doc, c.owner_id],
         )
         .await?;
     Ok(match row {
-        Some(r) => Some((doc, r.get("created_at")?, r.get("title")?)),
+        Some(r) => Some((doc, r.get("analyzed_at")?, r.get("title")?)),
         None => None,
     })
 }

@@ -11,6 +11,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("../../migrations/0001_init.sql")),
     ("0002_pipeline", include_str!("../../migrations/0002_pipeline.sql")),
     ("0003_chat", include_str!("../../migrations/0003_chat.sql")),
+    (
+        "0004_analyzed_at",
+        include_str!("../../migrations/0004_analyzed_at.sql"),
+    ),
 ];
 
 const CREATE: &str =

@@ -96,8 +96,7 @@ async fn targets(state: &AppState, user: &AuthUser, document: Option<Uuid>) -> R
             state
                 .db
                 .fetch_all(
-                    "SELECT d.id, d.title, a.created_at FROM documents d JOIN analyses a ON a.document_id = d.id \
-                     WHERE d.id = $1",
+                    "SELECT id, title, analyzed_at FROM documents WHERE id = $1 AND analyzed_at IS NOT NULL",
                     &params![d],
                 )
                 .await?
@@ -106,8 +105,7 @@ async fn targets(state: &AppState, user: &AuthUser, document: Option<Uuid>) -> R
             state
                 .db
                 .fetch_all(
-                    "SELECT d.id, d.title, a.created_at FROM documents d JOIN analyses a ON a.document_id = d.id \
-                     WHERE d.user_id = $1",
+                    "SELECT id, title, analyzed_at FROM documents WHERE user_id = $1 AND analyzed_at IS NOT NULL",
                     &params![user.id],
                 )
                 .await?
@@ -118,7 +116,7 @@ async fn targets(state: &AppState, user: &AuthUser, document: Option<Uuid>) -> R
         out.push(Target {
             id: r.get("id")?,
             title: r.get("title")?,
-            version: r.get("created_at")?,
+            version: r.get("analyzed_at")?,
         });
     }
     Ok(out)
