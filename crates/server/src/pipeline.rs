@@ -175,7 +175,9 @@ pub async fn run(state: &AppState, job: &Job) -> Result<Value, JobError> {
     )
     .await?;
 
-    let stored = persist(state, user, document, &doc, &analysis).await?;
+    // Char offsets → byte offsets, once for both steps that slice the text.
+    let starts = char_starts(&doc.text);
+    let stored = persist(state, user, document, &doc, &starts, &analysis).await?;
     lap("persist_ms", &mut timings);
     p.report(
         "persist",
@@ -184,7 +186,7 @@ pub async fn run(state: &AppState, job: &Job) -> Result<Value, JobError> {
     )
     .await?;
 
-    let created = characters(state, user, document, &doc, &analysis).await?;
+    let created = characters(state, user, document, &doc, &starts, &analysis).await?;
     lap("characters_ms", &mut timings);
     set_status(state, document, "ready", None).await?;
     tracing::info!(%document, total_ms = started.elapsed().as_millis() as u64, timings = %serde_json::Value::Object(timings.clone()),
@@ -256,10 +258,14 @@ fn slice<'a>(text: &'a str, starts: &[usize], start: usize, end: usize) -> &'a s
 /// paragraph breaks (char ranges); blank ones (runs of empty lines) are not
 /// worth storing or retrieving.
 pub fn passages(text: &str) -> Vec<(usize, usize)> {
-    let starts = char_starts(text);
+    passages_with(text, &char_starts(text))
+}
+
+/// [`passages`] with the text's char starts already at hand.
+fn passages_with(text: &str, starts: &[usize]) -> Vec<(usize, usize)> {
     retrieval::chunk(text, retrieval::PASSAGE_CHARS)
         .into_iter()
-        .filter(|(s, e)| !slice(text, &starts, *s, *e).trim().is_empty())
+        .filter(|(s, e)| !slice(text, starts, *s, *e).trim().is_empty())
         .collect()
 }
 
@@ -272,10 +278,10 @@ async fn persist(
     user: Uuid,
     document: Uuid,
     doc: &reader::Document,
+    starts: &[usize],
     analysis: &nlp::Analysis,
 ) -> Result<Stored, JobError> {
-    let starts = char_starts(&doc.text);
-    let ranges = passages(&doc.text);
+    let ranges = passages_with(&doc.text, starts);
     // Serialised straight to text (no `Value` tree: megabytes of mentions on a long novel); the text itself was
     // taken out of the analysis by the caller, it is stored once in `document_texts`.
     let data = serde_json::to_string(analysis).map_err(|e| JobError::Permanent(e.to_string()))?;
@@ -313,7 +319,7 @@ async fn persist(
                 section_of(&doc.sections, *s).map(|x| x as i64),
                 *s,
                 *e,
-                slice(&doc.text, &starts, *s, *e)
+                slice(&doc.text, starts, *s, *e)
             ],
         )
         .await?;
@@ -329,7 +335,7 @@ async fn persist(
                 q.speaker.as_deref(),
                 q.start,
                 q.end,
-                slice(&doc.text, &starts, q.start, q.end)
+                slice(&doc.text, starts, q.start, q.end)
             ],
         )
         .await?;
@@ -371,9 +377,9 @@ async fn characters(
     user: Uuid,
     document: Uuid,
     doc: &reader::Document,
+    starts: &[usize],
     analysis: &nlp::Analysis,
 ) -> Result<Vec<(Uuid, String, bool)>, JobError> {
-    let starts = char_starts(&doc.text);
     let title = doc.title.clone().unwrap_or_else(|| "the book".into());
     let mut out = Vec::new();
     let mut tx = state.db.begin().await?;
@@ -389,7 +395,7 @@ async fn characters(
             .quotes
             .iter()
             .filter(|q| q.speaker.as_deref() == Some(c.id.as_str()))
-            .map(|q| slice(&doc.text, &starts, q.start, q.end).trim_matches(|ch: char| "\"“”‘’' ".contains(ch)))
+            .map(|q| slice(&doc.text, starts, q.start, q.end).trim_matches(|ch: char| "\"“”‘’' ".contains(ch)))
             .collect();
         let close = analysis.strongest_ties(&c.id, 3);
         let found = analysis.profiles.iter().find(|p| p.character == c.id);

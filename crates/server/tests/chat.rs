@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Backend, TestApp, assert_problem, connect_ws, next_event as next_json};
+use common::{Backend, TestApp, assert_problem, connect_ws, next_event as next_json, pride, wait_status};
 use futures_util::SinkExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -22,35 +22,11 @@ backend_tests!(
     cards_round_trip_and_import,
 );
 
-fn shared(path: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(path)
-}
-
-fn pride() -> Vec<u8> {
-    std::fs::read(shared("docs/bench/pride_and_prejudice.epub")).expect("the P&P EPUB of the shared corpus")
-}
-
 /// Uploads P&P and waits until its characters exist; returns (document id, Elizabeth's character).
 async fn book(app: &TestApp, token: &str) -> (String, Value) {
     let d: Value = app.upload(token, "pride.epub", pride()).await.json().await.unwrap();
     let id = d["id"].as_str().unwrap().to_string();
-    let start = Instant::now();
-    loop {
-        let d: Value = app
-            .get(&format!("/api/v1/documents/{id}"), token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        assert_ne!(d["status"], "failed", "{d}");
-        if d["status"] == "ready" {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(120), "analysis stuck: {d}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_status(app, token, &id, "ready").await;
     let list: Value = app
         .get("/api/v1/characters?limit=100", token)
         .await

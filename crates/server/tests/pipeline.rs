@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Backend, TestApp, assert_problem, connect_ws, next_event};
+use common::{Backend, TestApp, assert_problem, connect_ws, next_event, pride, wait_status};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -20,52 +20,6 @@ backend_tests!(
     graph_and_exports,
     fifty_concurrent_uploads_from_five_users,
 );
-
-fn shared(path: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(path)
-}
-
-fn pride() -> Vec<u8> {
-    std::fs::read(shared("docs/bench/pride_and_prejudice.epub")).expect("the P&P EPUB of the shared corpus")
-}
-
-async fn wait_status(app: &TestApp, token: &str, id: &str, want: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let d: Value = app
-            .get(&format!("/api/v1/documents/{id}"), token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        if d["status"] == want {
-            // The job is marked done just after the document: wait for both.
-            let job = d["job_id"].as_str().unwrap_or_default();
-            let j: Value = app
-                .get(&format!("/api/v1/jobs/{job}"), token)
-                .await
-                .json()
-                .await
-                .unwrap();
-            if want != "ready" || j["status"] == "succeeded" {
-                return d;
-            }
-        }
-        assert!(
-            d["status"] != "failed" || want == "failed",
-            "document failed: {}",
-            d["error"]
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "document stuck in {}",
-            d["status"]
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn count(app: &TestApp, sql: &str, id: &str) -> i64 {
     app.state

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestApp, assert_problem};
+use common::{TestApp, assert_problem, shared};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -20,12 +20,6 @@ backend_tests!(
     malformed_ids,
     documents_filter_and_sort,
 );
-
-fn shared(path: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(path)
-}
 
 async fn characters_crud(app: TestApp) {
     let t = app.token("lizzy").await;

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Backend, TestApp};
+use common::{Backend, TestApp, wait_status};
 use dramatis_server::storage::{PART_BYTES, Storage};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -177,29 +177,11 @@ fn story(variant: &str) -> Vec<u8> {
     s.into_bytes()
 }
 
-async fn wait_ready(app: &TestApp, token: &str, id: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let d: Value = app
-            .get(&format!("/api/v1/documents/{id}"), token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        if d["status"] == "ready" {
-            return d;
-        }
-        assert!(d["status"] != "failed", "document failed: {d}");
-        assert!(start.elapsed() < Duration::from_secs(120), "document stuck: {d}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn upload_ready(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> Value {
     let r = app.upload(token, name, bytes).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let d: Value = r.json().await.unwrap();
-    wait_ready(app, token, d["id"].as_str().unwrap()).await
+    wait_status(app, token, d["id"].as_str().unwrap(), "ready").await
 }
 
 /// On S3: upload → analysis → text and analysis; identical content stored
@@ -247,7 +229,7 @@ async fn s3_upload_analyse_dedup_delete(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    wait_ready(&app, &bob, &id2).await;
+    wait_status(&app, &bob, &id2, "ready").await;
 
     // Health checks the bucket.
     let h: Value = app
@@ -349,7 +331,7 @@ async fn orphans_are_removed(backend: Backend, storage_url: Option<String>) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    wait_ready(&app, &token, id).await;
+    wait_status(&app, &token, id, "ready").await;
     assert_eq!(
         dramatis_server::worker::remove_orphans(state, Duration::ZERO)
             .await

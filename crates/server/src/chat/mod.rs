@@ -471,6 +471,35 @@ pub async fn answer(state: &AppState, turn: Turn, progress: Option<mpsc::Sender<
     })
 }
 
+/// Runs a turn, sending each token to `out` as `token(text)` while it comes.
+/// Returns `None` once `out` is closed (the client left: the turn was
+/// dropped, nothing stored), else the turn's outcome. Shared by the SSE and
+/// the WebSocket transports.
+pub async fn answer_streamed<T: Send>(
+    state: &AppState,
+    turn: Turn,
+    out: &mpsc::Sender<T>,
+    token: impl Fn(String) -> T,
+) -> Option<Result<Reply, ApiError>> {
+    let (ptx, mut prx) = mpsc::channel::<Progress>(64);
+    let run = answer(state, turn, Some(ptx));
+    tokio::pin!(run);
+    let result = loop {
+        tokio::select! {
+            r = &mut run => break r,
+            Some(Progress::Token(t)) = prx.recv() => {
+                if out.send(token(t)).await.is_err() { return None; }
+            }
+        }
+    };
+    while let Ok(Progress::Token(t)) = prx.try_recv() {
+        if out.send(token(t)).await.is_err() {
+            return None;
+        }
+    }
+    Some(result)
+}
+
 /// An upstream failure as the client should see it: 504 for a timeout, 502 otherwise.
 fn upstream(e: llm::LlmError) -> ApiError {
     if e.is_timeout() {

@@ -96,8 +96,12 @@ async fn analysis_of(state: &AppState, c: &Character) -> Result<Option<(serde_js
 }
 
 /// A lorebook from the book: one entry per strong tie, one for the book.
-async fn lorebook(state: &AppState, c: &Character) -> Result<Option<cards::CharacterBook>, ApiError> {
-    let Some((analysis, title)) = analysis_of(state, c).await? else {
+async fn lorebook(
+    state: &AppState,
+    c: &Character,
+    found: Option<&(serde_json::Value, String)>,
+) -> Result<Option<cards::CharacterBook>, ApiError> {
+    let Some((analysis, title)) = found else {
         return Ok(None);
     };
     let Some(me) = crate::chat::speaker_id(c) else {
@@ -249,8 +253,10 @@ async fn to_card(state: &AppState, c: &Character, kept: Option<cards::Card>) -> 
         card.creator = "dramatis".into();
         card.creation_date = unix(&c.created_at);
         card.modification_date = unix(&c.updated_at);
-        card.character_book = lorebook(state, c).await?;
-        if let Some((_, title)) = analysis_of(state, c).await? {
+        // The analysis JSON is megabytes on a long novel: read it once.
+        let found = analysis_of(state, c).await?;
+        card.character_book = lorebook(state, c, found.as_ref()).await?;
+        if let Some((_, title)) = &found {
             card.creator_notes = format!("{} from \"{title}\", found and profiled by dramatis.", c.name);
             card.source = Some(vec![format!("dramatis:document:{}", c.document_id.unwrap_or_default())]);
         }

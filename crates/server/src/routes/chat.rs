@@ -5,7 +5,7 @@
 
 use crate::auth::AuthUser;
 use crate::chat::store::{self, Conversation, Message};
-use crate::chat::{self, Progress, Reply, Start, Turn};
+use crate::chat::{self, Reply, Start, Turn};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdPairPath, IdPath, PageParams, Paginated};
 use crate::params;
@@ -140,22 +140,9 @@ async fn respond(state: AppState, turn: Turn, stream: bool) -> Result<Response, 
                 .event("token")
                 .data(json!({ "delta": t }).to_string())
         };
-        let (ptx, mut prx) = mpsc::channel::<Progress>(64);
-        let run = chat::answer(&state, turn, Some(ptx));
-        tokio::pin!(run);
-        let result = loop {
-            tokio::select! {
-                r = &mut run => break r,
-                Some(Progress::Token(t)) = prx.recv() => {
-                    if tx.send(token(t)).await.is_err() { return; }
-                }
-            }
+        let Some(result) = chat::answer_streamed(&state, turn, &tx, token).await else {
+            return;
         };
-        while let Ok(Progress::Token(t)) = prx.try_recv() {
-            if tx.send(token(t)).await.is_err() {
-                return;
-            }
-        }
         let last = match result {
             Ok(reply) => SseEvent::default()
                 .event("message")

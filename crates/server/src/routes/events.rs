@@ -144,25 +144,12 @@ async fn ws_chat(
     if out.send(start.to_string()).await.is_err() {
         return;
     }
-    let (ptx, mut prx) = mpsc::channel::<chat::Progress>(64);
-    let run = chat::answer(&state, turn, Some(ptx));
-    tokio::pin!(run);
     let token = |t: String| {
         json!({"type": "chat.token", "request_id": request_id, "conversation_id": cid, "delta": t}).to_string()
     };
-    let result = loop {
-        tokio::select! {
-            r = &mut run => break r,
-            Some(chat::Progress::Token(t)) = prx.recv() => {
-                if out.send(token(t)).await.is_err() { return; }
-            }
-        }
+    let Some(result) = chat::answer_streamed(&state, turn, &out, token).await else {
+        return;
     };
-    while let Ok(chat::Progress::Token(t)) = prx.try_recv() {
-        if out.send(token(t)).await.is_err() {
-            return;
-        }
-    }
     let last = match result {
         Ok(reply) => json!({"type": "chat.message", "request_id": request_id, "conversation_id": cid,
                             "message": reply.message})

@@ -13,6 +13,7 @@ use dramatis_server::state::AppState;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -359,5 +360,55 @@ pub async fn next_event(ws: &mut Ws, within: std::time::Duration) -> Option<Valu
             Ok(Some(Ok(_))) => continue,
             _ => return None,
         }
+    }
+}
+
+/// A file of the shared corpus (`../shared/data`, beside the repository).
+pub fn shared(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(path)
+}
+
+/// *Pride and Prejudice* as EPUB, from the shared corpus.
+pub fn pride() -> Vec<u8> {
+    std::fs::read(shared("docs/bench/pride_and_prejudice.epub")).expect("the P&P EPUB of the shared corpus")
+}
+
+/// Polls a document until it has status `want` (and, for `ready`, its job has succeeded); fails on `failed`
+/// (unless wanted) or after two minutes.
+pub async fn wait_status(app: &TestApp, token: &str, id: &str, want: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let d: Value = app
+            .get(&format!("/api/v1/documents/{id}"), token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if d["status"] == want {
+            // The job is marked done just after the document: wait for both.
+            let job = d["job_id"].as_str().unwrap_or_default();
+            let j: Value = app
+                .get(&format!("/api/v1/jobs/{job}"), token)
+                .await
+                .json()
+                .await
+                .unwrap();
+            if want != "ready" || j["status"] == "succeeded" {
+                return d;
+            }
+        }
+        assert!(
+            d["status"] != "failed" || want == "failed",
+            "document failed: {}",
+            d["error"]
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "document stuck in {}",
+            d["status"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
