@@ -795,7 +795,8 @@ fn letters(n: u32) -> String {
     s.iter().rev().collect()
 }
 
-fn roman(mut n: u32) -> String {
+/// Roman numerals (capped at 40 chars for absurd list counters); also used to validate numeral headings in text.
+pub(crate) fn roman(mut n: u32) -> String {
     const TABLE: &[(u32, &str)] = &[
         (1000, "M"),
         (900, "CM"),
