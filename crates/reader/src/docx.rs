@@ -463,6 +463,11 @@ impl Walker<'_> {
         let mut tables: Vec<Table> = Vec::new();
         let mut in_text = false;
         let mut note: Option<String> = None;
+        // Inside a run's properties; the run's vertical alignment (true =
+        // superscript); open OMML `m:sup`/`m:sub` (true = superscript).
+        let mut in_rpr = false;
+        let mut run_script: Option<bool> = None;
+        let mut math_script: Vec<bool> = Vec::new();
         while let Some(e) = ev.next()? {
             match e {
                 Event::Start(s) => {
@@ -473,8 +478,13 @@ impl Walker<'_> {
                         // Deleted and moved-away text, field instructions,
                         // ruby guides, VML fallbacks and properties that
                         // hold no text of the document.
-                        "del" | "moveFrom" | "delText" | "instrText" | "Fallback" | "delInstrText" | "rPr"
+                        "del" | "moveFrom" | "delText" | "instrText" | "Fallback" | "delInstrText" | "rPrChange"
                         | "sectPr" => ev.skip_element()?,
+                        // Run properties are read for the vertical alignment only.
+                        "rPr" => in_rpr = true,
+                        "r" => run_script = None,
+                        // OMML superscripts and subscripts.
+                        "sup" | "sub" => math_script.push(name == "sup"),
                         "tbl" => tables.push(Table::default()),
                         // Ruby guides in parentheses after their base text.
                         "rt" => {
@@ -520,6 +530,13 @@ impl Walker<'_> {
                                     p.text.push(c);
                                 }
                             }
+                            "vertAlign" if in_rpr => {
+                                run_script = match attr(&s, "val").as_deref() {
+                                    Some("superscript") => Some(true),
+                                    Some("subscript") => Some(false),
+                                    _ => None,
+                                }
+                            }
                             "pStyle" => p.style = attr(&s, "val"),
                             "framePr" => p.drop_cap = attr(&s, "dropCap").is_some_and(|v| v != "none"),
                             "outlineLvl" => p.outline = attr(&s, "val").and_then(|v| v.parse().ok()),
@@ -547,7 +564,14 @@ impl Walker<'_> {
                 }
                 Event::Text(t) if in_text => {
                     if let Some(p) = paras.last_mut() {
-                        p.text.push_str(&t.xml10_content());
+                        let t = t.xml10_content();
+                        match run_script
+                            .or(math_script.last().copied())
+                            .and_then(|sup| crate::textbuf::script_text(&t, sup))
+                        {
+                            Some(m) => p.text.push_str(&m),
+                            None => p.text.push_str(&t),
+                        }
                     }
                 }
                 Event::CData(t) if in_text => {
@@ -564,6 +588,16 @@ impl Walker<'_> {
                     let lname = s.local_name();
                     match lname.as_ref() {
                         "t" => in_text = false,
+                        "rPr" => in_rpr = false,
+                        "sup" | "sub" => {
+                            math_script.pop();
+                        }
+                        // An OMML fraction: numerator/denominator.
+                        "num" => {
+                            if let Some(p) = paras.last_mut() {
+                                p.text.push('/');
+                            }
+                        }
                         "rt" => {
                             if let Some(p) = paras.last_mut() {
                                 p.text.push(')');
@@ -888,6 +922,20 @@ mod tests {
         assert_eq!((d.sections[1].title.as_str(), d.sections[1].level), ("Second", 2));
         assert!(section_text(&d, 0).ends_with("a2 | b2\n\nSecond\n\nIn a box\n\nAnchor.\n\nEnd"));
         assert_eq!(section_text(&d, 1), "Second\n\nIn a box\n\nAnchor.\n\nEnd");
+    }
+
+    #[test]
+    fn vertical_alignment_and_math() {
+        let m = r#"xmlns:m="http://schemas.openxmlformats.org/officeDocument/2006/math""#;
+        let body = [
+            // A superscript run, a subscript run, a superscript that has no
+            // Unicode form, and a tracked formatting change (old properties).
+            r#"<w:p><w:r><w:t>10 m</w:t></w:r><w:r><w:rPr><w:vertAlign w:val="superscript"/></w:rPr><w:t>2</w:t></w:r><w:r><w:t> of H</w:t></w:r><w:r><w:rPr><w:vertAlign w:val="subscript"/></w:rPr><w:t>2</w:t></w:r><w:r><w:rPr><w:rPrChange><w:rPr><w:vertAlign w:val="superscript"/></w:rPr></w:rPrChange></w:rPr><w:t>O, the 1</w:t></w:r><w:r><w:rPr><w:vertAlign w:val="superscript"/></w:rPr><w:t>st</w:t></w:r><w:r><w:t> 3</w:t></w:r></w:p>"#.to_string(),
+            format!(r#"<w:p {m}><m:oMath><m:f><m:num><m:r><m:t>3</m:t></m:r></m:num><m:den><m:r><m:t>4</m:t></m:r></m:den></m:f><m:r><m:t> + x</m:t></m:r><m:sSup><m:e><m:r><m:t>y</m:t></m:r></m:e><m:sup><m:r><m:t>2</m:t></m:r></m:sup></m:sSup></m:oMath></w:p>"#),
+        ]
+        .concat();
+        let d = read_docx(&docx(&body, &[]));
+        assert_eq!(d.text, "10 m² of H₂O, the 1st 3\n\n3/4 + xy²");
     }
 
     #[test]

@@ -437,6 +437,8 @@ fn xhtml_to_text(
     let mut first_cell = true;
     // Open lists: the next number of an `ol`, None for a `ul`.
     let mut lists: Vec<Option<i64>> = Vec::new();
+    // Open `sup` (true) and `sub` (false) elements.
+    let mut script: Vec<bool> = Vec::new();
     let result = (|| -> Result<(), Error> {
         while let Some(e) = ev.next()? {
             match &e {
@@ -497,6 +499,7 @@ fn xhtml_to_text(
                         }
                         // Ruby annotations in parentheses after their base.
                         "rt" if is_start => buf.push_word("("),
+                        "sup" | "sub" if is_start => script.push(name == "sup"),
                         "ol" | "ul" => {
                             buf.end_block();
                             if is_start {
@@ -537,6 +540,9 @@ fn xhtml_to_text(
                         }
                         "tr" => buf.line_break(),
                         "rt" => buf.push_word(")"),
+                        "sup" | "sub" => {
+                            script.pop();
+                        }
                         "ol" | "ul" => {
                             lists.pop();
                             buf.end_block();
@@ -549,6 +555,8 @@ fn xhtml_to_text(
                     let t = t.xml10_content();
                     if pre > 0 {
                         buf.push_verbatim(&t);
+                    } else if let Some(m) = script.last().and_then(|&sup| crate::textbuf::script_text(&t, sup)) {
+                        buf.push_inline(&m);
                     } else {
                         buf.push_inline(&t);
                     }

@@ -43,6 +43,11 @@ pub(crate) fn read(bytes: &[u8], budget: &Budget) -> Result<Document, Error> {
     // Ordered-list counters, one per open list (None = bullets).
     let mut lists: Vec<Option<u64>> = Vec::new();
     let mut first_cell = true;
+    // The lines of the HTML block being read: pulldown-cmark gives one
+    // event per line, and a comment, `script` or `style` may span many.
+    let mut html_block: Option<String> = None;
+    // Open inline `<sup>` (true) and `<sub>` (false) tags.
+    let mut script: Vec<bool> = Vec::new();
     let mut n = 0u32;
     for event in Parser::new_ext(body, opts) {
         n = n.wrapping_add(1);
@@ -56,7 +61,11 @@ pub(crate) fn read(bytes: &[u8], budget: &Budget) -> Result<Document, Error> {
                     buf.start_heading(level as u8);
                     heading_text.clear();
                 }
-                Tag::BlockQuote(_) | Tag::HtmlBlock => buf.end_block(),
+                Tag::BlockQuote(_) => buf.end_block(),
+                Tag::HtmlBlock => {
+                    buf.end_block();
+                    html_block = Some(String::new());
+                }
                 Tag::CodeBlock(_) => {
                     buf.end_block();
                     in_code = true;
@@ -103,7 +112,11 @@ pub(crate) fn read(bytes: &[u8], budget: &Budget) -> Result<Document, Error> {
                 _ => {}
             },
             Event::End(tag) => match tag {
-                TagEnd::Paragraph => buf.end_block(),
+                TagEnd::Paragraph => {
+                    // An unclosed `<sup>` ends with its paragraph.
+                    script.clear();
+                    buf.end_block();
+                }
                 TagEnd::Heading(_) => {
                     buf.end_heading();
                     if first_heading.is_none() && !heading_text.trim().is_empty() {
@@ -118,9 +131,14 @@ pub(crate) fn read(bytes: &[u8], budget: &Budget) -> Result<Document, Error> {
                     lists.pop();
                     buf.end_block();
                 }
+                TagEnd::HtmlBlock => {
+                    if let Some(html) = html_block.take() {
+                        html_text(&html, &mut buf);
+                    }
+                    buf.end_block();
+                }
                 TagEnd::Item
                 | TagEnd::BlockQuote(_)
-                | TagEnd::HtmlBlock
                 | TagEnd::FootnoteDefinition
                 | TagEnd::DefinitionListTitle
                 | TagEnd::DefinitionListDefinition
@@ -142,7 +160,10 @@ pub(crate) fn read(bytes: &[u8], budget: &Budget) -> Result<Document, Error> {
                     if buf.in_heading() {
                         heading_text.push_str(&t);
                     }
-                    buf.push_inline(&t);
+                    match script.last().and_then(|&sup| crate::textbuf::script_text(&t, sup)) {
+                        Some(m) => buf.push_inline(&m),
+                        None => buf.push_inline(&t),
+                    }
                 }
             }
             Event::Code(t) | Event::InlineMath(t) | Event::DisplayMath(t) => {
@@ -151,22 +172,18 @@ pub(crate) fn read(bytes: &[u8], budget: &Budget) -> Result<Document, Error> {
                 }
                 buf.push_inline(&t);
             }
-            Event::Html(t) => {
-                // An HTML block: keep the text between tags, one block per line.
-                let text = strip_tags(&t);
-                for line in text.split('\n') {
-                    if line.trim().is_empty() {
-                        buf.end_block();
-                    } else {
-                        buf.push_inline(line);
-                        buf.end_block();
-                    }
-                }
-            }
+            Event::Html(t) => match html_block.as_mut() {
+                Some(block) => block.push_str(&t),
+                None => html_text(&t, &mut buf),
+            },
             Event::InlineHtml(t) => {
                 let lower = t.to_ascii_lowercase();
                 if lower.starts_with("<br") {
                     buf.line_break();
+                } else if lower.starts_with("<sup") || lower.starts_with("<sub") {
+                    script.push(lower.starts_with("<sup"));
+                } else if lower.starts_with("</sup") || lower.starts_with("</sub") {
+                    script.pop();
                 }
             }
             Event::FootnoteReference(label) => buf.push_word(&format!("[{label}]")),
@@ -186,6 +203,19 @@ pub(crate) fn read(bytes: &[u8], budget: &Budget) -> Result<Document, Error> {
     doc.text = text;
     doc.sections = sections;
     Ok(doc)
+}
+
+/// An HTML block: the text between its tags, one block per line.
+fn html_text(html: &str, buf: &mut TextBuf) {
+    let text = strip_tags(html);
+    for line in text.split('\n') {
+        if line.trim().is_empty() {
+            buf.end_block();
+        } else {
+            buf.push_inline(line);
+            buf.end_block();
+        }
+    }
 }
 
 /// Jekyll sites write link targets as `[x]({{ site.repository }}/y)`; the
@@ -415,5 +445,19 @@ mod tests {
         assert_eq!(d.title.as_deref(), Some("Pandoc Test"));
         assert_eq!(d.authors.len(), 2);
         assert_eq!(d.text, "Body.");
+    }
+
+    #[test]
+    fn multi_line_html_comments_and_scripts_are_dropped() {
+        let d = md(
+            "Before.\n\n<!--\nBlah\nBlah\n-->\n\n<script>\nvar x = 1;\n</script>\n\n<div>\nKept\n</div>\n\nAfter.\n",
+        );
+        assert_eq!(d.text, "Before.\n\nKept\n\nAfter.");
+    }
+
+    #[test]
+    fn inline_sub_and_superscripts() {
+        let d = md("H<sub>2</sub>O covers 71 % of 510 km<sup>2</sup>, the 1<sup>st</sup> fact.\n");
+        assert_eq!(d.text, "H₂O covers 71 % of 510 km², the 1st fact.");
     }
 }

@@ -30,6 +30,17 @@ impl TextBuf {
         Self::default()
     }
 
+    /// Appends text to the current block without soft hyphens (U+00AD): one
+    /// is invisible unless a word breaks at it, and inside a word it would
+    /// split the word for every later reader (the PDF module drops them too).
+    fn put(&mut self, s: &str) {
+        if s.contains('\u{AD}') {
+            self.cur.extend(s.chars().filter(|&c| c != '\u{AD}'));
+        } else {
+            self.cur.push_str(s);
+        }
+    }
+
     /// Appends inline text; runs of whitespace become one space.
     pub(crate) fn push_inline(&mut self, s: &str) {
         if s.is_empty() {
@@ -43,7 +54,7 @@ impl TextBuf {
                 self.cur.push(' ');
             }
             self.space_pending = true;
-            self.cur.push_str(word);
+            self.put(word);
         }
         self.space_pending = s.ends_with(char::is_whitespace);
     }
@@ -61,14 +72,14 @@ impl TextBuf {
                 self.cur.push(' ');
             }
             self.space_pending = false;
-            self.cur.push_str(&joined);
+            self.put(&joined);
             return;
         }
         if self.space_pending && !self.cur.is_empty() && !self.cur.ends_with('\n') {
             self.cur.push(' ');
         }
         self.space_pending = false;
-        self.cur.push_str(s);
+        self.put(s);
     }
 
     /// A soft separator: a space unless at the start of a line.
@@ -99,7 +110,7 @@ impl TextBuf {
                 self.cur.push(' ');
             }
             self.space_pending = false;
-            self.cur.push_str(line);
+            self.put(line);
             if lines.peek().is_some() {
                 self.line_break();
             }
@@ -216,6 +227,38 @@ impl TextBuf {
     }
 }
 
+/// Superscript (`sup`) or subscript text in Unicode script characters when
+/// every char has one (digits, `+ - = ( )`, spaces), as pandoc's plain
+/// writer does: `m<sup>2</sup>` is "m²", `H<sub>2</sub>O` is "H₂O", not
+/// "m2" and "H2O". None when some char has no such form ("1<sup>st</sup>"
+/// stays "1st").
+pub(crate) fn script_text(s: &str, sup: bool) -> Option<String> {
+    let mut out = String::with_capacity(s.len() * 3);
+    for c in s.chars() {
+        let m = match (c, sup) {
+            (c, _) if c.is_whitespace() => c,
+            ('1', true) => '\u{B9}',
+            ('2', true) => '\u{B2}',
+            ('3', true) => '\u{B3}',
+            ('0' | '4'..='9', true) => char::from_u32(0x2070 + (c as u32 - '0' as u32))?,
+            ('0'..='9', false) => char::from_u32(0x2080 + (c as u32 - '0' as u32))?,
+            ('+', true) => '\u{207A}',
+            ('-' | '\u{2212}', true) => '\u{207B}',
+            ('=', true) => '\u{207C}',
+            ('(', true) => '\u{207D}',
+            (')', true) => '\u{207E}',
+            ('+', false) => '\u{208A}',
+            ('-' | '\u{2212}', false) => '\u{208B}',
+            ('=', false) => '\u{208C}',
+            ('(', false) => '\u{208D}',
+            (')', false) => '\u{208E}',
+            _ => return None,
+        };
+        out.push(m);
+    }
+    Some(out)
+}
+
 /// A section title: whitespace collapsed, at most 300 chars.
 pub(crate) fn clean_title(s: &str) -> String {
     let mut t = String::new();
@@ -250,8 +293,9 @@ mod tests {
         b.line_break();
         b.line_break();
         b.push_inline("  line  ");
+        b.push_inline(" opt\u{AD}ional");
         let (text, _) = b.finish();
-        assert_eq!(text, "Hello world again\n\nSecond\nline");
+        assert_eq!(text, "Hello world again\n\nSecond\nline optional");
     }
 
     #[test]
@@ -283,6 +327,15 @@ mod tests {
         assert_eq!(sections[3].title, "Book II");
         assert_eq!(slice(&sections[3]), "Last.");
         assert_eq!(sections[3].end, chars.len());
+    }
+
+    #[test]
+    fn script_chars() {
+        assert_eq!(script_text("2", true).as_deref(), Some("²"));
+        assert_eq!(script_text("-10", true).as_deref(), Some("⁻¹⁰"));
+        assert_eq!(script_text("23", false).as_deref(), Some("₂₃"));
+        assert_eq!(script_text("(n)", true), None);
+        assert_eq!(script_text("st", true), None);
     }
 
     #[test]

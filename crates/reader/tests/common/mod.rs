@@ -6,7 +6,11 @@
 //! and digits; every CJK ideograph or kana is a word of its own (neither side
 //! puts spaces between them, and pandoc wraps lines inside them).
 //! Punctuation, list markers and table rules therefore do not count, and
-//! whitespace differences (pandoc wraps at 72 columns) vanish.
+//! whitespace differences (pandoc wraps at 72 columns) vanish. Both texts
+//! are compared in NFKC (pdftotext keeps Arabic presentation forms and
+//! ligature characters that the reader normalises; m² and m2 are one word). Invisible
+//! format characters (soft hyphen, zero-width joiners) are skipped, not
+//! taken as word breaks.
 //!
 //! - `f1`: word-level F1 of the two word multisets.
 //! - `order`: `1 - D / (n + m)` where `D` is the insert/delete edit distance
@@ -16,6 +20,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use unicode_normalization::UnicodeNormalization;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -23,7 +28,10 @@ use std::time::{Duration, Instant};
 pub fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
-    for c in text.chars() {
+    for c in text.nfkc() {
+        if is_ignorable(c) {
+            continue;
+        }
         if is_cjk(c) {
             if !cur.is_empty() {
                 out.push(std::mem::take(&mut cur));
@@ -39,6 +47,13 @@ pub fn words(text: &str) -> Vec<String> {
         out.push(cur);
     }
     out
+}
+
+/// Invisible format characters that do not separate words: soft hyphen,
+/// zero-width (non-)joiner, word joiner, BOM. pandoc keeps a DOCX soft hyphen
+/// inside its word ("optional\u{AD}hyphen" is one word on the page).
+fn is_ignorable(c: char) -> bool {
+    matches!(c, '\u{AD}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}')
 }
 
 fn is_cjk(c: char) -> bool {
@@ -230,6 +245,8 @@ mod tests {
     fn scoring() {
         let a = words("Hello, World! 你好 café-au-lait");
         assert_eq!(a, vec!["hello", "world", "你", "好", "café", "au", "lait"]);
+        assert_eq!(words("optional\u{AD}hyphen x"), vec!["optionalhyphen", "x"]);
+        assert_eq!(words("\u{FB01}ne \u{FEFB}"), words("fine \u{644}\u{627}"));
         assert_eq!(f1(&a, &a), 1.0);
         let s = score("a b c d", "a b c d");
         assert_eq!((s.f1, s.order), (1.0, 1.0));
