@@ -370,6 +370,61 @@ fn aes256_r6_with_empty_user_password_is_read() {
     assert!(matches!(r, Err(Error::Encrypted)), "{r:?}");
 }
 
+/// The AES-256 fixture with its crypt filters moved out of the encryption
+/// dictionary: `/CF 7 0 R`, and object 7 holding `/StdCF 8 0 R` (both
+/// allowed), appended as an incremental update; the dictionary is rewritten
+/// in place with spaces so no offset moves. lopdf alone does not resolve the
+/// references and decrypts with RC4 (noise); with `damaged`, object 8 is not
+/// a dictionary at all (pdf.js issue 7665), and V 5 implies AESV3.
+fn indirect_crypt_filters(damaged: bool) -> Vec<u8> {
+    let mut b = fixture("aes256-r6-empty-user-password.pdf");
+    let cf: &[u8] = b"/CF << /StdCF << /AuthEvent /DocOpen /CFM /AESV3 /Length 32 >> >>";
+    let at = b.windows(cf.len()).position(|w| w == cf).expect("fixture has its /CF");
+    let mut repl = b"/CF 7 0 R".to_vec();
+    repl.resize(cf.len(), b' ');
+    b[at..at + cf.len()].copy_from_slice(&repl);
+    let prev = {
+        let t = String::from_utf8_lossy(&b[b.len() - 30..]).to_string();
+        t.split_whitespace().rev().nth(1).unwrap().parse::<usize>().unwrap()
+    };
+    let o7 = b.len();
+    b.extend_from_slice(b"7 0 obj\n<< /StdCF 8 0 R >>\nendobj\n");
+    let o8 = b.len();
+    if damaged {
+        b.extend_from_slice(b"8 0 obj\n/AuthEvent /DocOpen /CFM /AESV3 /Length 32\nendobj\n");
+    } else {
+        b.extend_from_slice(b"8 0 obj\n<< /AuthEvent /DocOpen /CFM /AESV3 /Length 32 >>\nendobj\n");
+    }
+    let x = b.len();
+    let id = String::from_utf8_lossy(&b)
+        .split("/ID")
+        .nth(1)
+        .unwrap()
+        .split(']')
+        .next()
+        .unwrap()
+        .to_string();
+    b.extend_from_slice(
+        format!(
+            "xref\n7 2\n{o7:010} 00000 n \n{o8:010} 00000 n \ntrailer << /Root 1 0 R /Size 9 /ID{id}] /Encrypt 6 0 R /Prev {prev} >>\nstartxref\n{x}\n%%EOF\n"
+        )
+        .as_bytes(),
+    );
+    b
+}
+
+#[test]
+fn aes256_with_indirect_crypt_filters_is_read() {
+    for damaged in [false, true] {
+        let d = read_as(&indirect_crypt_filters(damaged), Format::Pdf, &Limits::default()).unwrap();
+        assert_eq!(
+            d.text.trim(),
+            "Encrypted with AES-256, revision six.",
+            "damaged: {damaged}"
+        );
+    }
+}
+
 /// A page whose content stream is `content`, with the stream dictionary
 /// `stream_dict` (so tests can omit or falsify /Length) and font `font`.
 fn one_page(font: &[u8], stream_dict: &[u8], content: &[u8], extra: &[Vec<u8>]) -> Vec<u8> {

@@ -37,8 +37,10 @@
 //! into them without a guard, and a stack overflow cannot be caught), and
 //! the number of glyphs per page.
 
+mod cidmap;
 mod collect;
 mod content;
+mod crypt;
 // Vendored pdf-extract (see its module docs): upstream style, not ours.
 #[allow(warnings, clippy::all)]
 #[rustfmt::skip]
@@ -244,7 +246,11 @@ fn extract(bytes: &[u8], limits: &Limits, deadline: Instant, cancel: &Arc<Atomic
 }
 
 fn load(bytes: &[u8]) -> Result<engine::Document, Error> {
-    let doc = engine::Document::load_mem(bytes).map_err(|e| match e {
+    let loaded = match crypt::needs_fix(bytes).then(|| crypt::load_fixed(bytes)).flatten() {
+        Some(r) => r,
+        None => engine::Document::load_mem(bytes),
+    };
+    let doc = loaded.map_err(|e| match e {
         engine::Error::InvalidPassword | engine::Error::Decryption(_) => Error::Encrypted,
         e => corrupt(e.to_string()),
     })?;

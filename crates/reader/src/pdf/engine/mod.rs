@@ -938,6 +938,10 @@ struct PdfCIDFont<'a> {
     /// The CIDs of `encoding.cid` are real (Identity or an embedded CMap).
     cids_known: bool,
     to_unicode: Option<CompactMap>,
+    /// CID → Unicode of the font's Adobe character collection (Japan1,
+    /// GB1, CNS1, Korea1): the text when there is no ToUnicode entry and
+    /// the CIDs are known.
+    collection: Option<&'static super::cidmap::Table>,
     widths: HashMap<CharCode, f64>, // should probably just use i32 here
     default_width: f64,
 }
@@ -1098,7 +1102,27 @@ impl<'a> PdfCIDFont<'a> {
                 }
             }
         }
-        PdfCIDFont { font, widths, to_unicode: unicode_map, encoding, legacy, cids_known, default_width }
+        let collection = ciddict
+            .and_then(|d| maybe_get_obj(doc, d, b"CIDSystemInfo"))
+            .and_then(|i| maybe_deref(doc, i).as_dict().ok())
+            .filter(|i| matches!(maybe_get_obj(doc, i, b"Registry").map(|r| maybe_deref(doc, r)), Some(Object::String(r, _)) if r.as_slice() == b"Adobe"))
+            .and_then(|i| match maybe_get_obj(doc, i, b"Ordering").map(|o| maybe_deref(doc, o)) {
+                Some(Object::String(o, _)) => super::cidmap::table(o),
+                _ => None,
+            });
+        PdfCIDFont { font, widths, to_unicode: unicode_map, collection, encoding, legacy, cids_known, default_width }
+    }
+
+    /// The CID of a character code, when the CIDs are known.
+    fn cid(&self, code: CharCode) -> Option<u32> {
+        if !self.cids_known {
+            return None;
+        }
+        self.encoding
+            .cid
+            .iter()
+            .find(|r| code >= r.src_code_lo && code <= r.src_code_hi)
+            .map(|r| code - r.src_code_lo + r.dst_CID_lo)
     }
 
     fn code_width(code: CharCode) -> usize {
@@ -1162,6 +1186,9 @@ impl<'a> PdfFont for PdfCIDFont<'a> {
 
     fn decode_char(&self, code: CharCode) -> String {
         if let Some(s) = self.to_unicode.as_ref().and_then(|x| x.get(code)) {
+            return s;
+        }
+        if let Some(s) = self.collection.zip(self.cid(code)).and_then(|(t, cid)| t.get(cid)) {
             return s;
         }
         match self.legacy {
