@@ -20,9 +20,9 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use unicode_normalization::UnicodeNormalization;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use unicode_normalization::UnicodeNormalization;
 
 /// The words of a text as defined above.
 pub fn words(text: &str) -> Vec<String> {

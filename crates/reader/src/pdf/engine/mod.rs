@@ -1014,8 +1014,9 @@ fn get_unicode_map<'a>(doc: &'a Document, font: &'a Dictionary, max_code: u32) -
 
 /// The code space of a predefined CMap (PDF 32000 9.7.5.2) and, where its
 /// codes are a known character encoding, that encoding: enough to split
-/// strings into codes and to read text when there is no ToUnicode map. The
-/// CID tables of the Adobe character collections are not bundled.
+/// strings into codes and to read text when there is no ToUnicode map. For
+/// Identity and embedded CMaps the CIDs are known and the collection's CID
+/// table gives the text (`super::cidmap`).
 fn predefined_cmap(name: &str) -> (Vec<CodeRange>, Option<&'static encoding_rs::Encoding>) {
     let one = |start, end| CodeRange { width: 1, start, end };
     let two = |start, end| CodeRange { width: 2, start, end };
