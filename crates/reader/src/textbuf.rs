@@ -30,19 +30,9 @@ impl TextBuf {
         Self::default()
     }
 
-    /// Appends text to the current block without soft hyphens (U+00AD): one
-    /// is invisible unless a word breaks at it, and inside a word it would
-    /// split the word for every later reader (the PDF module drops them too).
-    fn put(&mut self, s: &str) {
-        if s.contains('\u{AD}') {
-            self.cur.extend(s.chars().filter(|&c| c != '\u{AD}'));
-        } else {
-            self.cur.push_str(s);
-        }
-    }
-
     /// Appends inline text; runs of whitespace become one space.
     pub(crate) fn push_inline(&mut self, s: &str) {
+        let s = &*without_soft_hyphens(s);
         if s.is_empty() {
             return;
         }
@@ -54,7 +44,7 @@ impl TextBuf {
                 self.cur.push(' ');
             }
             self.space_pending = true;
-            self.put(word);
+            self.cur.push_str(word);
         }
         self.space_pending = s.ends_with(char::is_whitespace);
     }
@@ -62,6 +52,7 @@ impl TextBuf {
     /// Appends inline text with no whitespace handling beyond the line rules
     /// (for a single char or a word known to have no whitespace).
     pub(crate) fn push_word(&mut self, s: &str) {
+        let s = &*without_soft_hyphens(s);
         if s.contains(char::is_whitespace) {
             // Not a word after all (a label with spaces): collapse them.
             let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -72,14 +63,14 @@ impl TextBuf {
                 self.cur.push(' ');
             }
             self.space_pending = false;
-            self.put(&joined);
+            self.cur.push_str(&joined);
             return;
         }
         if self.space_pending && !self.cur.is_empty() && !self.cur.ends_with('\n') {
             self.cur.push(' ');
         }
         self.space_pending = false;
-        self.put(s);
+        self.cur.push_str(s);
     }
 
     /// A soft separator: a space unless at the start of a line.
@@ -90,6 +81,7 @@ impl TextBuf {
     /// Appends preformatted text: its line breaks are kept (trailing spaces
     /// trimmed), a blank line ends the block.
     pub(crate) fn push_verbatim(&mut self, s: &str) {
+        let s = &*without_soft_hyphens(s);
         let normalised;
         let s = if s.contains('\r') {
             normalised = s.replace("\r\n", "\n").replace('\r', "\n");
@@ -110,7 +102,7 @@ impl TextBuf {
                 self.cur.push(' ');
             }
             self.space_pending = false;
-            self.put(line);
+            self.cur.push_str(line);
             if lines.peek().is_some() {
                 self.line_break();
             }
@@ -227,6 +219,17 @@ impl TextBuf {
     }
 }
 
+/// Text without soft hyphens (U+00AD): one is invisible unless a word breaks
+/// at it, and inside a word it would split the word for every later reader
+/// (the PDF module drops them too).
+fn without_soft_hyphens(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\u{AD}') {
+        std::borrow::Cow::Owned(s.replace('\u{AD}', ""))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 /// Superscript (`sup`) or subscript text in Unicode script characters when
 /// every char has one (digits, `+ - = ( )`, spaces), as pandoc's plain
 /// writer does: `m<sup>2</sup>` is "m²", `H<sub>2</sub>O` is "H₂O", not
@@ -293,9 +296,10 @@ mod tests {
         b.line_break();
         b.line_break();
         b.push_inline("  line  ");
-        b.push_inline(" opt\u{AD}ional");
+        b.push_inline(" opt\u{AD}ional \u{AD} x");
+        b.push_word("\u{AD}");
         let (text, _) = b.finish();
-        assert_eq!(text, "Hello world again\n\nSecond\nline optional");
+        assert_eq!(text, "Hello world again\n\nSecond\nline optional x");
     }
 
     #[test]
