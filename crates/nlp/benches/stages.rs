@@ -37,14 +37,14 @@ fn stages(c: &mut Criterion) {
     let paras = nlp::token::paragraphs(&toks);
     g.bench_function("quotes", |b| b.iter(|| nlp::quotes::find_quotes(&text, &toks, &paras)));
     let stats = nlp::ner::DocStats::from_tokens(&text, &toks);
-    let seq = nlp::ner::Seq {
-        words: toks.iter().map(|t| t.text(&text)).collect(),
-        starts: toks.iter().map(|t| t.is(nlp::token::Token::SENT_START)).collect(),
-    };
+    let seq = nlp::ner::Seq::new(&text, &toks);
     let model = nlp::ner::default_model();
     g.bench_function("names", |b| b.iter(|| nlp::ner::tag(model, &seq, &stats)));
     let spans = nlp::ner::tag(model, &seq, &stats);
-    let forms: Vec<Vec<&str>> = spans.iter().map(|&(a, b)| seq.words[a..b].to_vec()).collect();
+    let forms: Vec<Vec<&str>> = spans
+        .iter()
+        .map(|&(a, b)| (a..b).map(|k| seq.word(k)).collect())
+        .collect();
     g.bench_function("aliases", |b| {
         b.iter(|| nlp::cluster::cluster(&forms, &[], |w| stats.is_namey(w)))
     });

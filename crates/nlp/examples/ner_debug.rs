@@ -15,24 +15,22 @@ fn main() {
     let mut toks = nlp::token::tokenize(&text);
     let _ = nlp::token::sentences(&text, &mut toks);
     let stats = nlp::ner::DocStats::from_tokens(&text, &toks);
-    let seq = nlp::ner::Seq {
-        words: toks.iter().map(|t| t.text(&text)).collect(),
-        starts: toks.iter().map(|t| t.is(nlp::token::Token::SENT_START)).collect(),
-    };
+    let seq = nlp::ner::Seq::new(&text, &toks);
+    let words: Vec<&str> = seq.words().collect();
     let tags = nlp::ner::tag_seq(model, &seq, &stats);
     let mut feats = Vec::new();
-    for (i, w) in seq.words.iter().enumerate() {
+    for (i, w) in words.iter().enumerate() {
         if w != word {
             continue;
         }
-        let p = if i > 0 && nlp::ner::is_upper_initial(seq.words[i - 1]) {
+        let p = if i > 0 && nlp::ner::is_upper_initial(words[i - 1]) {
             tags[i - 1]
         } else {
             nlp::ner::O
         };
         nlp::ner::features(&seq, &stats, i, p, &mut feats);
         let s = model.scores(&feats);
-        let ctx = seq.words[i.saturating_sub(4)..(i + 4).min(seq.words.len())].join(" ");
+        let ctx = words[i.saturating_sub(4)..(i + 4).min(words.len())].join(" ");
         println!(
             "{} [{:.1} {:.1} {:.1}] {}",
             tags[i],

@@ -24,7 +24,10 @@ use std::collections::HashSet;
 struct Book {
     name: String,
     words: Vec<String>,
-    starts: Vec<bool>,
+    /// the excerpt's tokens joined by spaces, and their spans in it (with
+    /// the sentence-start flags): what [`Seq`] reads
+    excerpt: String,
+    etoks: Vec<nlp::token::Token>,
     gold: Vec<u8>,
     stats: DocStats,
     /// the whole book, as the analysis tokenises it (for the second pass's votes)
@@ -34,17 +37,11 @@ struct Book {
 
 impl Book {
     fn seq(&self) -> Seq<'_> {
-        Seq {
-            words: self.words.iter().map(|s| s.as_str()).collect(),
-            starts: self.starts.clone(),
-        }
+        Seq::new(&self.excerpt, &self.etoks)
     }
 
     fn full_seq(&self) -> Seq<'_> {
-        Seq {
-            words: self.toks.iter().map(|t| t.text(&self.orig)).collect(),
-            starts: self.toks.iter().map(|t| t.is(nlp::token::Token::SENT_START)).collect(),
-        }
+        Seq::new(&self.orig, &self.toks)
     }
 
     /// The first pass's votes over the whole book.
@@ -110,10 +107,24 @@ fn load(dir: &str, name: &str) -> Option<Book> {
     let mut toks = nlp::token::tokenize(&orig);
     let _ = nlp::token::sentences(&orig, &mut toks);
     let stats = DocStats::from_tokens(&orig, &toks);
+    let mut excerpt = String::new();
+    let mut etoks = Vec::with_capacity(words.len());
+    for (w, &st) in words.iter().zip(&starts) {
+        let start = excerpt.len() as u32;
+        excerpt.push_str(w);
+        let flags = if st { nlp::token::Token::SENT_START } else { 0 };
+        etoks.push(nlp::token::Token {
+            start,
+            end: excerpt.len() as u32,
+            flags,
+        });
+        excerpt.push(' ');
+    }
     Some(Book {
         name: name.to_string(),
         words,
-        starts,
+        excerpt,
+        etoks,
         gold,
         stats,
         orig,
@@ -136,7 +147,7 @@ struct Cfg {
 /// each book's votes from a first pass that never saw that book (so the
 /// second pass learns how reliable the votes are on unseen books).
 fn fit(books: &[&Book], cfg: Cfg) -> ner::Model {
-    let mut m = quantize(train(books, None, cfg.epochs), cfg.prune);
+    let mut m = quantize(train(books, None, cfg), cfg.prune);
     m.o_penalty = cfg.o_penalty;
     if cfg.stack > 1 {
         let k = cfg.stack;
@@ -148,7 +159,7 @@ fn fit(books: &[&Book], cfg: Cfg) -> ner::Model {
                 .filter(|(i, _)| i % k != j)
                 .map(|x| *x.1)
                 .collect();
-            let mut mj = quantize(train(&tr, None, cfg.epochs), cfg.prune);
+            let mut mj = quantize(train(&tr, None, cfg), cfg.prune);
             mj.o_penalty = cfg.o_penalty;
             for (i, b) in books.iter().enumerate() {
                 if i % k == j {
@@ -157,7 +168,7 @@ fn fit(books: &[&Book], cfg: Cfg) -> ner::Model {
             }
         }
         let votes: Vec<Votes> = votes.into_iter().map(|v| v.unwrap_or_default()).collect();
-        let mut second = quantize(train(books, Some(&votes), cfg.epochs), cfg.prune);
+        let mut second = quantize(train(books, Some(&votes), cfg), cfg.prune);
         second.o_penalty = cfg.o_penalty2;
         m.second = Some(Box::new(second));
     }
@@ -169,7 +180,8 @@ fn quantize(m: ner::Model, prune: f32) -> ner::Model {
     ner::Model::from_bytes(&m.to_bytes(prune))
 }
 
-fn train(books: &[&Book], votes: Option<&[Votes]>, epochs: usize) -> ner::Model {
+fn train(books: &[&Book], votes: Option<&[Votes]>, cfg: Cfg) -> ner::Model {
+    let epochs = cfg.epochs;
     let mut tr = Trainer::new();
     let mut order: Vec<usize> = (0..books.len()).collect();
     let mut rng = 0x2545F4914F6CDD1Du64;

@@ -223,21 +223,18 @@ pub fn process_with<'a>(text: &'a str, opts: &Options) -> Doc<'a> {
     let paragraphs = token::paragraphs(&tokens);
     // names
     let stats = ner::DocStats::from_tokens(text, &tokens);
-    let mut words = Vec::with_capacity(tokens.len());
-    let mut starts = Vec::with_capacity(tokens.len());
-    for t in &tokens {
-        words.push(t.text(text));
-        starts.push(t.is(token::Token::SENT_START));
-    }
-    let seq = ner::Seq { words, starts };
+    let seq = ner::Seq::new(text, &tokens);
     let mut tags = ner::tag_seq(opts.ner_model.unwrap_or_else(|| ner::default_model()), &seq, &stats);
     ner::propagate(&seq, &mut tags);
     ner::families(&seq, &mut tags);
     let core: Vec<(usize, usize)> = split_at_paragraphs(&tokens, ner::spans_of(&tags))
         .into_iter()
-        .filter(|&(a, b)| !not_a_person(&seq.words, a, b))
+        .filter(|&(a, b)| !not_a_person(&seq, a, b))
         .collect();
-    let forms: Vec<Vec<&str>> = core.iter().map(|&(a, b)| seq.words[a..b].to_vec()).collect();
+    let forms: Vec<Vec<&str>> = core
+        .iter()
+        .map(|&(a, b)| (a..b).map(|k| seq.word(k)).collect())
+        .collect();
     let quotes = quotes::find_quotes(text, &tokens, &paragraphs);
     let hints = gender_hints(text, &tokens, &sentences, &quotes, &core);
     let (assign, clusters) = cluster::cluster(&forms, &hints, |w| stats.is_namey(w));
@@ -246,13 +243,13 @@ pub fn process_with<'a>(text: &'a str, opts: &Options) -> Doc<'a> {
         .zip(&assign)
         .filter_map(|(&(a, b), c)| c.map(|c| (a, b, c)))
         .map(|(a, b, c)| {
-            let (a2, b2) = extend_span(&seq.words, &tokens, a, b);
+            let (a2, b2) = extend_span(&seq, &tokens, a, b);
             (a2, b2, c)
         })
         .collect();
     // the per-token vectors of the tagger are not needed any more: keep the
     // peak memory down
-    drop((seq, tags, stats, forms, hints, assign));
+    drop((tags, stats, forms, hints, assign));
     let att = speaker::attribute(text, &tokens, &sentences, &paragraphs, &quotes, &names, &clusters);
     Doc {
         text,
@@ -283,12 +280,6 @@ fn gender_hints(
             *x = true;
         }
     }
-    let mut sent_end = vec![0u32; n];
-    for s in sents {
-        for x in &mut sent_end[s.start as usize..(s.end as usize).min(n)] {
-            *x = s.end;
-        }
-    }
     spans
         .iter()
         .enumerate()
@@ -297,7 +288,9 @@ fn gender_hints(
                 return None;
             }
             let next_name = spans.get(k + 1).map(|s| s.0).unwrap_or(n);
-            let end = (sent_end[b - 1] as usize).min(b + 10).min(next_name);
+            let end = (speaker::sentence_end(sents, b - 1) as usize)
+                .min(b + 10)
+                .min(next_name);
             (b..end)
                 .take_while(|&j| !in_q[j])
                 .find_map(|j| match toks[j].text(text) {
@@ -311,9 +304,9 @@ fn gender_hints(
 
 /// "God" and the like in an exclamation ("My God!", "for God's sake") is
 /// not a character; nor is a run of initials alone ("P.S.", "M.R.C.S.").
-fn not_a_person(words: &[&str], a: usize, b: usize) -> bool {
+fn not_a_person(seq: &ner::Seq, a: usize, b: usize) -> bool {
     // only initials: "P.S.", "P.M.", "M.R.C.S." are abbreviations, not people
-    if words[a..b].iter().all(|w| {
+    if (a..b).map(|k| seq.word(k)).all(|w| {
         w.contains('.')
             && w.split('.')
                 .all(|p| p.is_empty() || (p.chars().count() == 1 && is_upper_initial(p)))
@@ -323,9 +316,9 @@ fn not_a_person(words: &[&str], a: usize, b: usize) -> bool {
     if b != a + 1 {
         return false;
     }
-    let w = words[a];
-    let prev = if a > 0 { words[a - 1] } else { "" };
-    let next = words.get(b).copied().unwrap_or("");
+    let w = seq.word(a);
+    let prev = if a > 0 { seq.word(a - 1) } else { "" };
+    let next = if b < seq.len() { seq.word(b) } else { "" };
     if matches!(
         w,
         "God" | "Lord" | "Heaven" | "Heavens" | "Jove" | "Christ" | "Jesus" | "Gad"
@@ -431,17 +424,18 @@ fn adjective_like(w: &str) -> bool {
 /// Widens a name span to the noun phrase LitBank annotates: modifiers and a
 /// determiner before it ("the late John Jacob Astor", "the Ambersons"), and
 /// "of Place" / "the Ordinal" after it ("Perrotin of Nice", "Rudolf the Fifth").
-fn extend_span(words: &[&str], toks: &[token::Token], a: usize, b: usize) -> (usize, usize) {
+fn extend_span(seq: &ner::Seq, toks: &[token::Token], a: usize, b: usize) -> (usize, usize) {
     use token::Token;
+    let words = |k: usize| seq.word(k);
     let mut s = a;
     let gap_ok = |k: usize| !toks[k].is(Token::PARA_END);
     // left: known modifiers, then a determiner if any modifier was taken
     let mut took = 0;
     while s > 0 && took < 3 && gap_ok(s - 1) {
-        let w = words[s - 1];
+        let w = words(s - 1);
         if w != "the"
             && adjective_like(w)
-            && (took > 0 || NAME_MODIFIERS.contains(&w) || (s >= 2 && DETERMINERS.contains(&words[s - 2])))
+            && (took > 0 || NAME_MODIFIERS.contains(&w) || (s >= 2 && DETERMINERS.contains(&words(s - 2))))
         {
             s -= 1;
             took += 1;
@@ -449,17 +443,17 @@ fn extend_span(words: &[&str], toks: &[token::Token], a: usize, b: usize) -> (us
             break;
         }
     }
-    if s > 0 && gap_ok(s - 1) && DETERMINERS.contains(&words[s - 1]) {
-        let plural = b == a + 1 && words[a].ends_with('s') && !words[a].ends_with("ss");
-        if took > 0 || (plural && matches!(words[s - 1], "the" | "The")) {
+    if s > 0 && gap_ok(s - 1) && DETERMINERS.contains(&words(s - 1)) {
+        let plural = b == a + 1 && words(a).ends_with('s') && !words(a).ends_with("ss");
+        if took > 0 || (plural && matches!(words(s - 1), "the" | "The")) {
             s -= 1;
         }
     }
     // right: "of Place", "the Fifth"
     let mut e = b;
-    if e + 1 < words.len() && gap_ok(e - 1) && gap_ok(e) {
-        let nw = words[e + 1];
-        if (words[e] == "of" || words[e] == "the")
+    if e + 1 < seq.len() && gap_ok(e - 1) && gap_ok(e) {
+        let nw = words(e + 1);
+        if (words(e) == "of" || words(e) == "the")
             && ner::is_upper_initial(nw)
             && !toks[e + 1].is(Token::SENT_START)
             && !cluster::is_title(nw)
@@ -479,7 +473,7 @@ pub fn analyze(text: &str, sections: &[Section]) -> Analysis {
 /// [`analyze`] with options.
 pub fn analyze_with(text: &str, sections: &[Section], opts: &Options) -> Analysis {
     let doc = process_with(text, opts);
-    to_analysis(&doc, sections)
+    to_analysis(doc, sections)
 }
 
 /// Byte offset → char offset, from a checkpoint every 64 bytes (the number of
@@ -517,7 +511,11 @@ impl<'a> CharIndex<'a> {
     }
 }
 
-fn to_analysis(doc: &Doc, sections: &[Section]) -> Analysis {
+fn to_analysis(mut owned: Doc, sections: &[Section]) -> Analysis {
+    // the tokens (the largest part of a Doc) are freed as soon as the
+    // mentions, quotes and sentences are in byte offsets
+    let tokens = std::mem::take(&mut owned.tokens);
+    let doc = &owned;
     let text = doc.text;
     let ci = CharIndex::new(text);
     let cx = |b: u32| ci.get(b);
@@ -527,7 +525,7 @@ fn to_analysis(doc: &Doc, sections: &[Section]) -> Analysis {
     let mut first = vec![u32::MAX; nchar];
     for m in &doc.mentions {
         mcount[m.character] += 1;
-        let s = doc.tokens[m.tok_start as usize].start;
+        let s = tokens[m.tok_start as usize].start;
         first[m.character] = first[m.character].min(s);
     }
     for s in doc.speakers.iter().flatten() {
@@ -559,8 +557,8 @@ fn to_analysis(doc: &Doc, sections: &[Section]) -> Analysis {
         .mentions
         .iter()
         .map(|m| Mention {
-            start: cx(doc.tokens[m.tok_start as usize].start),
-            end: cx(doc.tokens[m.tok_end as usize - 1].end),
+            start: cx(tokens[m.tok_start as usize].start),
+            end: cx(tokens[m.tok_end as usize - 1].end),
             character: id[m.character].clone(),
             kind: m.kind,
         })
@@ -579,8 +577,10 @@ fn to_analysis(doc: &Doc, sections: &[Section]) -> Analysis {
         .sentences
         .iter()
         .filter(|s| s.end > s.start)
-        .map(|s| doc.tokens[s.start as usize].start as usize..doc.tokens[s.end as usize - 1].end as usize)
+        .map(|s| tokens[s.start as usize].start as usize..tokens[s.end as usize - 1].end as usize)
         .collect();
+    let mrefs = profile_mentions(doc, &tokens, &id);
+    drop(tokens);
     let (stats, keywords) = stats::compute_with_keywords(
         text,
         &sentence_ranges,
@@ -600,7 +600,12 @@ fn to_analysis(doc: &Doc, sections: &[Section]) -> Analysis {
         })
         .collect();
     let (relationships, timeline) = relationships(doc, &mentions, &quotes, sections, &id);
-    let profiles = profiles(doc, &ci, &sentence_ranges, sections, &id);
+    let profiles = profiles(doc, &mrefs, &ci, &sentence_ranges, sections, &id);
+    drop(ci);
+    drop(sentence_ranges);
+    // the tokens and the rest of the stages' output are not needed any more:
+    // free them before the result's copy of the text (the peak)
+    drop(owned);
     Analysis {
         text: text.to_string(),
         stats,
@@ -642,26 +647,30 @@ fn char_to_byte(text: &str, chars: &[usize]) -> Vec<usize> {
     out
 }
 
+/// The mentions of characters with an id, in byte offsets (for [`profiles`]).
+fn profile_mentions(doc: &Doc, tokens: &[token::Token], id: &[String]) -> Vec<relations::MentionRef> {
+    doc.mentions
+        .iter()
+        .filter(|m| !id[m.character].is_empty())
+        .map(|m| relations::MentionRef {
+            start: tokens[m.tok_start as usize].start as usize,
+            end: tokens[m.tok_end as usize - 1].end as usize,
+            character: m.character as u32,
+        })
+        .collect()
+}
+
 /// The persona material of every character with an id ([`profile::build`]
 /// over byte offsets, converted to chars).
 fn profiles(
     doc: &Doc,
+    mrefs: &[relations::MentionRef],
     ci: &CharIndex,
     sentences: &[std::ops::Range<usize>],
     sections: &[Section],
     id: &[String],
 ) -> Vec<Profile> {
     let text = doc.text;
-    let mrefs: Vec<relations::MentionRef> = doc
-        .mentions
-        .iter()
-        .filter(|m| !id[m.character].is_empty())
-        .map(|m| relations::MentionRef {
-            start: doc.tokens[m.tok_start as usize].start as usize,
-            end: doc.tokens[m.tok_end as usize - 1].end as usize,
-            character: m.character as u32,
-        })
-        .collect();
     let qrefs: Vec<relations::QuoteRef> = doc
         .quotes
         .iter()
@@ -681,7 +690,7 @@ fn profiles(
         text: text.get(start..end).unwrap_or("").trim().to_string(),
     };
     let q_index = |s: &profile::Span| doc.quotes.partition_point(|q| (q.start as usize) < s.start);
-    let mut out: Vec<Profile> = profile::build(text, sentences, &mrefs, &qrefs, &sec_bytes)
+    let mut out: Vec<Profile> = profile::build(text, sentences, mrefs, &qrefs, &sec_bytes)
         .into_iter()
         .filter_map(|p| {
             let cid = id.get(p.character as usize).filter(|s| !s.is_empty())?;

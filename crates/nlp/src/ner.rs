@@ -347,10 +347,46 @@ pub fn is_honorific(w: &str) -> bool {
     HONORIFICS.contains(&lw)
 }
 
-/// The input of the tagger: a token sequence with sentence-start flags.
+/// The input of the tagger: tokens of a text (with their
+/// [`Token::SENT_START`](crate::token::Token::SENT_START) flags), borrowed —
+/// no per-token copy of the words, which would be the analysis's largest
+/// allocation.
+#[derive(Clone, Copy)]
 pub struct Seq<'a> {
-    pub words: Vec<&'a str>,
-    pub starts: Vec<bool>,
+    text: &'a str,
+    toks: &'a [crate::token::Token],
+}
+
+impl<'a> Seq<'a> {
+    pub fn new(text: &'a str, toks: &'a [crate::token::Token]) -> Self {
+        Seq { text, toks }
+    }
+
+    /// Number of tokens.
+    pub fn len(&self) -> usize {
+        self.toks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.toks.is_empty()
+    }
+
+    /// The text of token `i`.
+    #[inline]
+    pub fn word(&self, i: usize) -> &'a str {
+        self.toks[i].text(self.text)
+    }
+
+    /// Whether token `i` starts a sentence.
+    #[inline]
+    pub fn starts(&self, i: usize) -> bool {
+        self.toks[i].is(crate::token::Token::SENT_START)
+    }
+
+    /// The words, in order.
+    pub fn words(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.toks.iter().map(|t| t.text(self.text))
+    }
 }
 
 pub const NTAGS: usize = 3;
@@ -369,14 +405,14 @@ pub fn features_with(seq: &Seq, stats: &DocStats, votes: Option<&Votes>, i: usiz
     out.clear();
     let w = |k: isize| -> &str {
         let j = i as isize + k;
-        if j < 0 || j as usize >= seq.words.len() {
+        if j < 0 || j as usize >= seq.len() {
             "<none>"
         } else {
-            seq.words[j as usize]
+            seq.word(j as usize)
         }
     };
     let w0 = w(0);
-    let st = seq.starts[i] as u8;
+    let st = seq.starts(i) as u8;
     let b0 = stats.bucket(w0);
     out.push(tmpl(0));
     out.push(hash_lower(tmpl(1), w0));
@@ -456,7 +492,7 @@ pub struct Votes {
 impl Votes {
     pub fn from_tags(seq: &Seq, tags: &[u8]) -> Votes {
         let mut v = Votes::default();
-        for (i, w) in seq.words.iter().enumerate() {
+        for (i, w) in seq.words().enumerate() {
             if is_upper_initial(w) {
                 let e = v.map.entry(hash_lower(FNV, w)).or_insert((0, 0));
                 e.0 += 1;
@@ -660,13 +696,13 @@ pub fn tag_seq(model: &Model, seq: &Seq, stats: &DocStats) -> Vec<u8> {
 /// One greedy left-to-right pass of one set of weights.
 #[allow(clippy::needless_range_loop)]
 pub fn decode(model: &Model, seq: &Seq, stats: &DocStats, votes: Option<&Votes>) -> Vec<u8> {
-    let n = seq.words.len();
+    let n = seq.len();
     let mut tags = vec![O; n];
     let mut feats = Vec::with_capacity(32);
     let mut prev = O;
     let mut prev_i = usize::MAX;
     for i in 0..n {
-        if !is_upper_initial(seq.words[i]) {
+        if !is_upper_initial(seq.word(i)) {
             continue;
         }
         let p = if prev_i.wrapping_add(1) == i { prev } else { O };
@@ -693,7 +729,7 @@ pub fn decode(model: &Model, seq: &Seq, stats: &DocStats, votes: Option<&Votes>)
 /// tagger's misses are mostly unusual contexts of names it gets right elsewhere.
 pub fn propagate(seq: &Seq, tags: &mut [u8]) {
     let mut counts: IdMap<(u32, u32)> = IdMap::default();
-    for (i, w) in seq.words.iter().enumerate() {
+    for (i, w) in seq.words().enumerate() {
         if is_upper_initial(w) {
             let e = counts.entry(hash_lower(FNV, w)).or_insert((0, 0));
             e.0 += 1;
@@ -703,7 +739,7 @@ pub fn propagate(seq: &Seq, tags: &mut [u8]) {
         }
     }
     for i in 0..tags.len() {
-        let w = seq.words[i];
+        let w = seq.word(i);
         if tags[i] != O || !is_upper_initial(w) || crate::cluster::is_title(w) {
             continue;
         }
@@ -725,16 +761,16 @@ pub fn propagate(seq: &Seq, tags: &mut [u8]) {
 #[allow(clippy::needless_range_loop)]
 pub fn families(seq: &Seq, tags: &mut [u8]) {
     let mut named: IdMap<u32> = IdMap::default();
-    for (i, w) in seq.words.iter().enumerate() {
+    for (i, w) in seq.words().enumerate() {
         if tags[i] != O {
             *named.entry(hash_lower(FNV, w)).or_insert(0) += 1;
         }
     }
     for i in 1..tags.len() {
-        let w = seq.words[i];
+        let w = seq.word(i);
         if tags[i] != O
             || !is_upper_initial(w)
-            || !matches!(seq.words[i - 1], "the" | "The")
+            || !matches!(seq.word(i - 1), "the" | "The")
             || w.len() < 4
             || !w.ends_with('s')
             || w.ends_with("ss")
@@ -812,8 +848,8 @@ impl Trainer {
         let mut errors = 0;
         let mut prev = O;
         let mut prev_i = usize::MAX;
-        for i in 0..seq.words.len() {
-            if !is_upper_initial(seq.words[i]) {
+        for i in 0..seq.len() {
+            if !is_upper_initial(seq.word(i)) {
                 continue;
             }
             self.step += 1;

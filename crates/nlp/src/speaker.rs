@@ -296,7 +296,8 @@ struct Ctx<'a> {
     text: &'a str,
     toks: &'a [Token],
     /// quote index containing the token, or NONE
-    in_q: Vec<u32>,
+    /// whether each token is inside a quotation
+    in_q: Vec<bool>,
     /// name-mention index covering the token, or NONE
     name_at: Vec<u32>,
     names: &'a [(usize, usize, usize)],
@@ -318,6 +319,16 @@ enum Subj {
     Nom(String, Option<Gender>, u32, u32, Option<u32>),
 }
 
+/// End (token index, exclusive) of the sentence holding token `i`; `i + 1`
+/// when no sentence does. A binary search: no per-token table.
+pub fn sentence_end(sents: &[TokSpan], i: usize) -> u32 {
+    let k = sents.partition_point(|s| (s.end as usize) <= i);
+    match sents.get(k) {
+        Some(s) if (s.start as usize) <= i => s.end,
+        _ => i as u32 + 1,
+    }
+}
+
 enum Target {
     Char(usize),
     Nom(usize, usize, Option<Gender>),
@@ -334,23 +345,16 @@ pub fn attribute(
     clusters: &[Cluster],
 ) -> Attribution {
     let n = toks.len();
-    let mut in_q = vec![NONE; n];
-    for (qi, q) in quotes.iter().enumerate() {
+    let mut in_q = vec![false; n];
+    for q in quotes {
         for x in &mut in_q[q.tok_start as usize..(q.tok_end as usize).min(n)] {
-            *x = qi as u32;
+            *x = true;
         }
     }
     let mut name_at = vec![NONE; n];
     for (k, &(a, b, _)) in names.iter().enumerate() {
         for x in &mut name_at[a.min(n)..b.min(n)] {
             *x = k as u32;
-        }
-    }
-    // sentence of each token
-    let mut sent_end = vec![0u32; n];
-    for s in sents {
-        for x in &mut sent_end[s.start as usize..(s.end as usize).min(n)] {
-            *x = s.end;
         }
     }
     // gender votes
@@ -364,12 +368,12 @@ pub fn attribute(
         }
     }
     for &(_, b, c) in names {
-        if b >= n || in_q[b.saturating_sub(1)] != NONE {
+        if b >= n || in_q[b.saturating_sub(1)] {
             continue;
         }
-        let end = (sent_end[b - 1] as usize).min(b + 10);
+        let end = (sentence_end(sents, b - 1) as usize).min(b + 10);
         for j in b..end {
-            if name_at[j] != NONE || in_q[j] != NONE {
+            if name_at[j] != NONE || in_q[j] {
                 break;
             }
             match pron_gender(toks[j].text(text)) {
@@ -421,7 +425,7 @@ pub fn attribute(
     let mut narr_i = 0usize;
     let mut narr_words = 0usize;
     for (i, t) in toks.iter().enumerate() {
-        if in_q[i] == NONE && t.is(Token::WORD) {
+        if !in_q[i] && t.is(Token::WORD) {
             narr_words += 1;
             if t.text(text) == "I" {
                 narr_i += 1;
@@ -439,7 +443,7 @@ pub fn attribute(
         });
         narrator = Some(c);
         for (i, t) in toks.iter().enumerate() {
-            if in_q[i] == NONE && t.text(text) == "I" {
+            if !in_q[i] && t.text(text) == "I" {
                 mentions.push(CharMention {
                     tok_start: i as u32,
                     tok_end: i as u32 + 1,
@@ -465,7 +469,7 @@ pub fn attribute(
     };
     let mut noms = Vec::new();
     for i in 0..n {
-        if ctx.in_q[i] != NONE || !matches!(ctx.w(i), "the" | "a" | "an" | "The" | "A" | "An") {
+        if ctx.in_q[i] || !matches!(ctx.w(i), "the" | "a" | "an" | "The" | "A" | "An") {
             continue;
         }
         if let Some(Subj::Nom(_, g, a, b, _)) = subject_at(&ctx, i, true) {
@@ -667,7 +671,7 @@ fn tag_after(ctx: &Ctx, q: &Quote, para: TokSpan) -> Option<Subj> {
     let end = (start + 12).min(para.end as usize).min(n);
     let mut i = start;
     while i < end {
-        if ctx.in_q[i] != NONE {
+        if ctx.in_q[i] {
             break;
         }
         let w = ctx.w(i);
@@ -689,7 +693,7 @@ fn tag_after(ctx: &Ctx, q: &Quote, para: TokSpan) -> Option<Subj> {
         if matches!(ctx.w(j), "," | "--" | "\u{2014}") {
             j += 1;
         }
-        if j < end && ctx.in_q[j] == NONE {
+        if j < end && !ctx.in_q[j] {
             let w = ctx.w(j);
             if let Some(s) = subject_at(ctx, j, true) {
                 return Some(s);
@@ -698,7 +702,7 @@ fn tag_after(ctx: &Ctx, q: &Quote, para: TokSpan) -> Option<Subj> {
             if j + 1 < end
                 && w.bytes().all(|b| b.is_ascii_lowercase())
                 && (w.ends_with("ed") || w.ends_with('s'))
-                && ctx.in_q[j + 1] == NONE
+                && !ctx.in_q[j + 1]
                 && let Some(s) = subject_at(ctx, j + 1, true)
             {
                 return Some(s);
@@ -718,7 +722,7 @@ fn tag_before(ctx: &Ctx, q: &Quote, para: TokSpan) -> Option<Subj> {
     let mut i = qs;
     while i > lo {
         i -= 1;
-        if ctx.in_q[i] != NONE {
+        if ctx.in_q[i] {
             break;
         }
         let w = ctx.w(i);
@@ -744,7 +748,7 @@ fn narration_subject(ctx: &Ctx, q: &Quote, para: TokSpan) -> Option<Subj> {
     let mut seen_word = false;
     while i > para.start as usize {
         let k = i - 1;
-        if ctx.in_q[k] != NONE {
+        if ctx.in_q[k] {
             break;
         }
         let w = ctx.w(k);
@@ -788,7 +792,7 @@ fn subject_around(ctx: &Ctx, v: usize, lo: usize) -> Option<Subj> {
             break;
         }
         j -= 1;
-        if ctx.in_q[j] != NONE {
+        if ctx.in_q[j] {
             break;
         }
         if let Some(s) = subject_at(ctx, j, false) {
@@ -801,7 +805,7 @@ fn subject_around(ctx: &Ctx, v: usize, lo: usize) -> Option<Subj> {
     }
     // after
     if v + 1 < n
-        && ctx.in_q[v + 1] == NONE
+        && !ctx.in_q[v + 1]
         && let Some(s) = subject_at(ctx, v + 1, true)
     {
         return Some(s);
@@ -890,7 +894,7 @@ fn resolve(ctx: &Ctx, i: usize, g: Gender) -> Option<Target> {
         if a < lo {
             break;
         }
-        if ctx.in_q[a] != NONE {
+        if ctx.in_q[a] {
             continue;
         }
         if ctx.genders.get(c).copied().flatten() == Some(g) {

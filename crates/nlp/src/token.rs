@@ -119,7 +119,10 @@ fn is_apos(c: char) -> bool {
 /// boundaries.
 pub fn tokenize(text: &str) -> Vec<Token> {
     let bytes = text.as_bytes();
-    let mut toks: Vec<Token> = Vec::with_capacity(text.len() / 5 + 1);
+    // ~0.21 tokens per byte in English prose (Pride and Prejudice: 0.212):
+    // allocate for 0.25 and grow by an estimate for the rest instead of
+    // doubling (a doubled vector was the analysis's largest allocation)
+    let mut toks: Vec<Token> = Vec::with_capacity(text.len() / 4 + 16);
     let mut i = 0usize;
     let n = bytes.len();
     let mut newlines_in_gap = 0u32;
@@ -144,6 +147,10 @@ pub fn tokenize(text: &str) -> Vec<Token> {
             last.flags |= Token::PARA_END;
         }
         newlines_in_gap = 0;
+        if toks.capacity() - toks.len() < 2 {
+            // grow by an estimate for the rest of the text, not by doubling
+            toks.reserve_exact((n - i) / 4 + 1024);
+        }
         let sb = if space_before { Token::SPACE_BEFORE } else { 0 };
         space_before = false;
         if is_word_char(c) {
@@ -231,6 +238,9 @@ pub fn tokenize(text: &str) -> Vec<Token> {
             flags: sb,
         });
         i = end;
+    }
+    if toks.capacity() - toks.len() > toks.len() / 8 {
+        toks.shrink_to_fit();
     }
     toks
 }
