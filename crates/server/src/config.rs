@@ -43,6 +43,8 @@ pub struct Config {
     pub llm_context_tokens: usize,
     /// Bytes of per-document search indexes kept in memory.
     pub retrieval_cache_bytes: usize,
+    /// Bytes of serialised list pages kept in memory (0: none).
+    pub page_cache_bytes: usize,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub request_timeout: Duration,
@@ -137,6 +139,11 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         "DRAMATIS_RETRIEVAL_CACHE_MB",
         Some("256"),
         "memory for cached per-document search indexes",
+    ),
+    (
+        "DRAMATIS_PAGE_CACHE_MB",
+        Some("32"),
+        "memory for list pages reused while the database is unchanged (0 turns it off)",
     ),
     ("DRAMATIS_ACCESS_TOKEN_MINUTES", Some("15"), "lifetime of access tokens"),
     ("DRAMATIS_REFRESH_TOKEN_DAYS", Some("30"), "lifetime of refresh tokens"),
@@ -401,6 +408,7 @@ impl Config {
         let retrieval_cache_mb = c
             .number::<usize>("DRAMATIS_RETRIEVAL_CACHE_MB", 1, 1_000_000)
             .unwrap_or(256);
+        let page_cache_mb = c.number::<usize>("DRAMATIS_PAGE_CACHE_MB", 0, 1_000_000).unwrap_or(32);
         let access_minutes = c
             .number::<u64>("DRAMATIS_ACCESS_TOKEN_MINUTES", 1, 24 * 60)
             .unwrap_or(15);
@@ -444,6 +452,7 @@ impl Config {
             llm_max_retries,
             llm_context_tokens,
             retrieval_cache_bytes: retrieval_cache_mb * 1024 * 1024,
+            page_cache_bytes: page_cache_mb * 1024 * 1024,
             access_token_ttl: Duration::from_secs(access_minutes * 60),
             refresh_token_ttl: Duration::from_secs(refresh_days * 86_400),
             request_timeout: Duration::from_secs(timeout),

@@ -135,6 +135,7 @@ pub async fn connect_and_migrate(config: &Config) -> Result<Db, StartError> {
         &config.database_url,
         &DbOptions {
             max_connections: config.db_max_connections,
+            page_cache_bytes: config.page_cache_bytes,
             ..DbOptions::default()
         },
     )
@@ -226,17 +227,24 @@ pub fn router(state: AppState) -> Router {
     with_layers(app, &state.config)
 }
 
-/// The layers every route gets, outermost last: request id, tracing, CORS,
-/// problem bodies for bare errors, and panic catching.
+/// The layers every request passes, outermost first: request id, tracing, CORS, problem bodies for bare
+/// errors, the header-size limit and panic catching.
+///
+/// They wrap the router once, as one service, rather than through `Router::layer`, which wraps every route's
+/// endpoint separately: each of those seven levels cost a boxed clone of the route and a boxed future on every
+/// request (a fifth of the CPU of a cached list page). The router's own routing is unchanged inside.
 pub fn with_layers(app: Router, config: &Config) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    app.layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(axum::middleware::from_fn(middleware::header_limit))
-        .layer(axum::middleware::from_fn(middleware::problem_bodies))
-        .layer(cors(config))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+    let service = tower::ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
         .layer(TraceLayer::new_for_http().make_span_with(telemetry::make_span))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(cors(config))
+        .layer(axum::middleware::from_fn(middleware::problem_bodies))
+        .layer(axum::middleware::from_fn(middleware::header_limit))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .service(app);
+    Router::new().fallback_service(service)
 }
 
 /// The OpenAPI document as JSON (for `dramatis openapi` and tests).
@@ -296,6 +304,18 @@ pub async fn serve(
     let db = state.db.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workers = worker::spawn(&state, state.config.workers, stop_rx);
+    // `install_recorder` leaves upkeep to us: without it every latency sample stays queued in its histogram
+    // until the next scrape, so an unscraped server under load grows by 8 bytes per request.
+    if let Some(handle) = state.metrics.clone() {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                handle.run_upkeep();
+            }
+        });
+    }
     let state_lease = state.config.job_lease;
     let app = router(state);
     // Nagle's algorithm would hold each streamed token (SSE, WebSocket) back ~40 ms waiting for an ACK; small

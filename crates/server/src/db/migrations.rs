@@ -17,6 +17,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
 ];
 
+/// PostgreSQL-only objects SQLite has no syntax for (a trigger function), written to be re-applied at every
+/// start; SQLite needs no counterpart (see `SqliteDb::data_version`).
+const POSTGRES_EXTRA: &str = include_str!("../../migrations/postgres/change_notify.sql");
+
 const CREATE: &str =
     "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)";
 
@@ -48,6 +52,12 @@ pub async fn run(db: &Db) -> Result<usize, DbError> {
         )
         .await?;
         ran += 1;
+    }
+    if db.backend() == Backend::Postgres {
+        tx.execute_batch(POSTGRES_EXTRA).await.map_err(|e| DbError::Migration {
+            version: "postgres/change_notify".into(),
+            detail: e.to_string(),
+        })?;
     }
     tx.commit().await?;
     Ok(ran)

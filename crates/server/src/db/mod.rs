@@ -25,8 +25,11 @@
 //! JSON is text, ids are UUID text.
 
 mod migrations;
+mod pages;
 mod postgres;
 mod sqlite;
+
+pub use pages::PageCache;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -329,6 +332,7 @@ struct Shared {
     /// *before* its query, so an entry that might predate a write is never served again.
     auth_epoch: AtomicU64,
     tokens: crate::auth::cache::TokenCache,
+    pages: PageCache,
 }
 
 /// Whether a statement that may write touches what the token check reads. Deliberately coarse (a text match):
@@ -355,6 +359,8 @@ fn is_select(sql: &str) -> bool {
 pub struct DbOptions {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// Memory for serialised list pages ([`PageCache`]); 0 turns the cache off.
+    pub page_cache_bytes: usize,
 }
 
 impl Default for DbOptions {
@@ -362,6 +368,7 @@ impl Default for DbOptions {
         DbOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
+            page_cache_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -382,6 +389,7 @@ impl Db {
             shared: Arc::new(Shared {
                 auth_epoch: AtomicU64::new(0),
                 tokens: crate::auth::cache::TokenCache::default(),
+                pages: PageCache::new(opts.page_cache_bytes),
             }),
         })
     }
@@ -405,6 +413,30 @@ impl Db {
     fn note_write(&self, sql: &str) {
         if touches_auth(sql) {
             self.invalidate_auth();
+        }
+        if let Inner::Postgres(db) = &self.inner {
+            db.note_write();
+        }
+    }
+
+    /// Serialised list pages, valid while [`Db::data_version`] is unchanged.
+    pub fn page_cache(&self) -> &PageCache {
+        &self.shared.pages
+    }
+
+    /// A number that changes whenever what the cached lists show may have changed, whoever changed it (this
+    /// process, a worker process, another API instance); `None` when that cannot be known right now, and then
+    /// nothing may be served from [`Db::page_cache`].
+    ///
+    /// SQLite: commits through this handle count at once; those of any other connection or process show
+    /// within a millisecond (`PRAGMA data_version` on a connection that never writes). PostgreSQL: a counter bumped by every notification of the `characters_changed` trigger
+    /// (LISTEN/NOTIFY) and, synchronously, by every write through this handle; a write made through another
+    /// instance reaches this one when its notification does (typically well under a millisecond after its
+    /// commit), and while the listening connection is down the version is `None`.
+    pub fn data_version(&self) -> Option<u128> {
+        match &self.inner {
+            Inner::Sqlite(db) => db.data_version(),
+            Inner::Postgres(db) => db.data_version(),
         }
     }
 
@@ -579,6 +611,9 @@ impl Tx {
         };
         if self.touches_auth {
             self.db.invalidate_auth();
+        }
+        if let Inner::Postgres(db) = &self.db.inner {
+            db.note_write();
         }
         out
     }

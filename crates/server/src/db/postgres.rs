@@ -5,10 +5,71 @@ use super::{DbError, DbOptions, Kind, Row, Value};
 use sqlx::postgres::{PgArguments, PgPoolOptions, PgRow};
 use sqlx::{Column, Executor, Postgres, Row as _, TypeInfo};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 #[derive(Clone)]
 pub struct PgDb {
     pool: sqlx::PgPool,
+    changes: Arc<Changes>,
+}
+
+/// What [`watch_changes`] knows: a counter bumped by every notification on `dramatis_changes` (and by every
+/// reconnection, since notifications sent while disconnected are lost), and whether it is listening now.
+#[derive(Default)]
+struct Changes {
+    epoch: AtomicU64,
+    live: AtomicBool,
+}
+
+/// The channel the `characters_changed` trigger (migrations/postgres/change_notify.sql) notifies.
+const CHANNEL: &str = "dramatis_changes";
+
+/// Listens for change notifications until the pool closes, reconnecting after a failure. The listener has
+/// its own connection (not one of the pool's, which stay for queries).
+async fn watch_changes(url: String, pool: sqlx::PgPool, changes: Arc<Changes>) {
+    listen_until_closed(&url, &pool, &changes).await;
+    changes.live.store(false, Ordering::Release);
+}
+
+async fn listen_until_closed(url: &str, pool: &sqlx::PgPool, changes: &Changes) {
+    let mut closed = pool.close_event();
+    while !pool.is_closed() {
+        let listen = async {
+            let mut listener = sqlx::postgres::PgListener::connect(url).await.ok()?;
+            listener.listen(CHANNEL).await.ok()?;
+            Some(listener)
+        };
+        let listener = tokio::select! {
+            _ = &mut closed => return,
+            l = listen => l,
+        };
+        if let Some(mut listener) = listener {
+            changes.epoch.fetch_add(1, Ordering::AcqRel);
+            changes.live.store(true, Ordering::Release);
+            loop {
+                let next = tokio::select! {
+                    _ = &mut closed => return,
+                    n = listener.try_recv() => n,
+                };
+                match next {
+                    Ok(Some(_)) => {
+                        changes.epoch.fetch_add(1, Ordering::AcqRel);
+                    }
+                    // The connection dropped and was re-established: what was sent meanwhile is lost.
+                    Ok(None) => {
+                        changes.epoch.fetch_add(1, Ordering::AcqRel);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        changes.live.store(false, Ordering::Release);
+        changes.epoch.fetch_add(1, Ordering::AcqRel);
+        tokio::select! {
+            _ = &mut closed => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
 }
 
 fn map_err(e: sqlx::Error) -> DbError {
@@ -91,7 +152,24 @@ impl PgDb {
             .connect(url)
             .await
             .map_err(|e| DbError::Unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
-        Ok(PgDb { pool })
+        let changes = Arc::new(Changes::default());
+        tokio::spawn(watch_changes(url.to_string(), pool.clone(), changes.clone()));
+        Ok(PgDb { pool, changes })
+    }
+
+    /// A number that changes whenever `characters` changes, through any process on this database (the
+    /// trigger's notifications) — `None` while not listening. Writes through this process also bump it
+    /// ([`PgDb::note_write`]) the moment they commit, not when their notification comes back.
+    pub fn data_version(&self) -> Option<u128> {
+        self.changes
+            .live
+            .load(Ordering::Acquire)
+            .then(|| self.changes.epoch.load(Ordering::Acquire).into())
+    }
+
+    /// Called after a statement that may have written commits.
+    pub fn note_write(&self) {
+        self.changes.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     pub async fn fetch_all(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {

@@ -10,7 +10,9 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 #[derive(Clone)]
@@ -25,7 +27,28 @@ struct Shared {
     memory: bool,
     writer: Arc<AsyncMutex<Connection>>,
     readers: Mutex<Vec<Reader>>,
+    /// The watch on other processes' commits (see [`SqliteDb::data_version`]): the connection, the value it
+    /// last gave and when (nanoseconds after `epoch`, plus one; 0: no valid value).
+    watch: Mutex<Watch>,
+    watch_value: AtomicU64,
+    watch_at: AtomicU64,
+    epoch: Instant,
+    /// Commits made through this handle's writer, counted the moment they return.
+    local_commits: Arc<AtomicU64>,
 }
+
+/// A read-only connection used for nothing but `PRAGMA data_version`, and how many times it was opened (a
+/// reopened connection counts afresh, so that number is mixed into what it reports).
+#[derive(Default)]
+struct Watch {
+    conn: Option<Connection>,
+    opened: u64,
+}
+
+/// How often another process's commits are looked for: they show in [`SqliteDb::data_version`] at most this
+/// late. Asking on every request took a shared lock on the database file (four `fcntl` calls), a tenth of the
+/// CPU of a cached list page.
+const WATCH_INTERVAL: Duration = Duration::from_millis(1);
 
 /// A read-only connection and the totals it counted, each with the `PRAGMA data_version` it was counted at:
 /// that number changes when any other connection (this process's writer, or another process) commits, so a
@@ -101,24 +124,84 @@ impl SqliteDb {
                 memory,
                 writer: Arc::new(AsyncMutex::new(writer)),
                 readers: Mutex::new(Vec::new()),
+                watch: Mutex::new(Watch::default()),
+                watch_value: AtomicU64::new(0),
+                watch_at: AtomicU64::new(0),
+                epoch: Instant::now(),
+                local_commits: Arc::new(AtomicU64::new(0)),
             }),
         })
     }
 
-    fn take_reader(&self) -> Result<Reader, DbError> {
-        if let Some(r) = self.shared.readers.lock().ok().and_then(|mut v| v.pop()) {
-            return Ok(r);
-        }
+    fn open_reader(&self) -> Result<Connection, DbError> {
         let conn = Connection::open_with_flags(
             Path::new(&self.shared.path),
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
         )
         .map_err(map_err)?;
         configure(&conn, false)?;
+        Ok(conn)
+    }
+
+    fn take_reader(&self) -> Result<Reader, DbError> {
+        if let Some(r) = self.shared.readers.lock().ok().and_then(|mut v| v.pop()) {
+            return Ok(r);
+        }
         Ok(Reader {
-            conn,
+            conn: self.open_reader()?,
             counts: HashMap::new(),
         })
+    }
+
+    /// A number that changes whenever anything is committed to the database: at once for commits through
+    /// this handle's writer (counted as they return), within [`WATCH_INTERVAL`] for any other connection or
+    /// process (`PRAGMA data_version` on a connection that itself never writes, which SQLite defines as
+    /// changing exactly when another connection commits). `None` for a private in-memory database or if the
+    /// file cannot be read.
+    pub fn data_version(&self) -> Option<u128> {
+        if self.shared.memory {
+            return None;
+        }
+        let local = self.shared.local_commits.load(Ordering::Acquire);
+        // The common case takes no lock: the value looked at less than WATCH_INTERVAL ago. `watch_at` is
+        // stored after `watch_value`, so a fresh time comes with its value (or a newer one).
+        let now = self.shared.epoch.elapsed().as_nanos() as u64 + 1;
+        let at = self.shared.watch_at.load(Ordering::Acquire);
+        if at == 0 || now.saturating_sub(at) >= WATCH_INTERVAL.as_nanos() as u64 {
+            match self.shared.watch.try_lock() {
+                Ok(mut w) => {
+                    let value = self.look(&mut w)?;
+                    self.shared.watch_value.store(value, Ordering::Release);
+                    self.shared.watch_at.store(now, Ordering::Release);
+                }
+                // Another thread is looking right now: its value is at most that look old.
+                Err(std::sync::TryLockError::WouldBlock) if at != 0 => {}
+                Err(_) => return None,
+            }
+        }
+        Some(((local as u128) << 64) | self.shared.watch_value.load(Ordering::Acquire) as u128)
+    }
+
+    /// `PRAGMA data_version` on the watch connection, mixed with how many times it was opened.
+    fn look(&self, w: &mut Watch) -> Option<u64> {
+        if w.conn.is_none() {
+            w.conn = Some(self.open_reader().ok()?);
+            w.opened += 1;
+        }
+        let version = w
+            .conn
+            .as_ref()?
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)));
+        match version {
+            Ok(v) => Some((v as u64).wrapping_add(w.opened << 48)),
+            Err(_) => {
+                // Reopened next time; until then nothing is served from a cache.
+                w.conn = None;
+                self.shared.watch_at.store(0, Ordering::Release);
+                None
+            }
+        }
     }
 
     fn put_reader(&self, reader: Reader) {
@@ -137,7 +220,9 @@ impl SqliteDb {
             out
         } else {
             let conn = self.shared.writer.lock().await;
-            query(&conn, sql, params)
+            let out = query(&conn, sql, params);
+            self.shared.local_commits.fetch_add(1, Ordering::AcqRel);
+            out
         }
     }
 
@@ -164,13 +249,19 @@ impl SqliteDb {
 
     pub async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
         let conn = self.shared.writer.lock().await;
-        execute(&conn, sql, params)
+        let out = execute(&conn, sql, params);
+        self.shared.local_commits.fetch_add(1, Ordering::AcqRel);
+        out
     }
 
     pub async fn begin(&self) -> Result<SqliteTx, DbError> {
         let conn = self.shared.writer.clone().lock_owned().await;
         conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err)?;
-        Ok(SqliteTx { conn, done: false })
+        Ok(SqliteTx {
+            conn,
+            done: false,
+            commits: self.shared.local_commits.clone(),
+        })
     }
 }
 
@@ -229,6 +320,7 @@ fn page_in_tx(reader: &mut Reader, sql: &str, params: &[Value], count_sql: &str)
 pub struct SqliteTx {
     conn: OwnedMutexGuard<Connection>,
     done: bool,
+    commits: Arc<AtomicU64>,
 }
 
 impl SqliteTx {
@@ -246,7 +338,9 @@ impl SqliteTx {
 
     pub fn commit(mut self) -> Result<(), DbError> {
         self.done = true;
-        self.conn.execute_batch("COMMIT").map_err(map_err)
+        let out = self.conn.execute_batch("COMMIT").map_err(map_err);
+        self.commits.fetch_add(1, Ordering::AcqRel);
+        out
     }
 }
 

@@ -1,14 +1,16 @@
 //! `/characters`: a user's personas. Create, list, get, patch, delete.
 
 use crate::auth::AuthUser;
-use crate::db::{DbError, FromRow, Row, TOTAL, Value, now};
+use crate::db::{DbError, FromRow, PageCache, Row, TOTAL, Value, now};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdPath, PageParams, Paginated};
 use crate::params;
 use crate::state::AppState;
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -349,8 +351,17 @@ async fn list_characters(
     State(state): State<AppState>,
     user: AuthUser,
     ApiQuery(page): ApiQuery<PageParams>,
-) -> Result<Json<Paginated<Character>>, ApiError> {
+) -> Result<Response, ApiError> {
     let page = page.validate()?;
+    // Between two writes every request for this page would make the same bytes: reuse them while the
+    // database's data version is unchanged (see `db::pages`). The version is read before the query.
+    let cache = state.db.page_cache();
+    let version = if cache.enabled() { state.db.data_version() } else { None };
+    let scope: &dyn std::fmt::Display = if user.is_admin() { &"*" } else { &user.id };
+    let key = PageCache::key("characters", "", &[scope, &page.skip, &page.limit]);
+    if let Some(body) = version.and_then(|v| cache.get(&key, v)) {
+        return Ok(json_body(body));
+    }
     // The page and its exact total from one snapshot in one database call (see `Db::fetch_page`).
     let (rows, total) = if user.is_admin() {
         let sql =
@@ -372,12 +383,26 @@ async fn list_characters(
             .await?
     };
     let items = rows.iter().map(Character::from_row).collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(Paginated {
+    let body = serde_json::to_vec(&Paginated {
         items,
         total,
         skip: page.skip,
         limit: page.limit,
-    }))
+    })
+    .map_err(|e| ApiError::Internal(format!("cannot encode the page: {e}")))?;
+    let body = Bytes::from(body);
+    if let Some(v) = version {
+        cache.put(key, v, body.clone());
+    }
+    Ok(json_body(body))
+}
+
+fn json_body(body: Bytes) -> Response {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response()
 }
 
 /// One character.
