@@ -2,8 +2,8 @@
 //!
 //! cargo run -p nlp --release --example train_ner -- \
 //!     [--litbank ../shared/data/litbank] [--out crates/nlp/data/ner.bin] \
-//!     [--epochs 8] [--folds 5] [--fold-dir /tmp/ner-folds] [--o-penalty 6] \
-//!     [--stack 0] [--o-penalty2 6]
+//!     [--epochs 8] [--folds 5] [--fold-dir /tmp/ner-folds] [--o-penalty 5] \
+//!     [--stack 0] [--o-penalty2 5]
 //!
 //! With `--stack K` two passes are fitted (stacking): the first over word
 //! features, the second over the same features plus the first pass's
@@ -255,7 +255,7 @@ fn main() {
     let folds: usize = arg("--folds", "0").parse().unwrap_or(0);
     let fold_dir = arg("--fold-dir", "");
     let prune: f32 = arg("--prune", "0.02").parse().unwrap_or(0.02);
-    let o_penalty: f32 = arg("--o-penalty", "6").parse().unwrap_or(6.0);
+    let o_penalty: f32 = arg("--o-penalty", "5").parse().unwrap_or(5.0);
     let cfg = Cfg {
         epochs,
         prune,

@@ -136,6 +136,29 @@ fn nick_groups() -> &'static HashMap<&'static str, Vec<u16>> {
 
 static GIVEN_NAMES: &str = include_str!("../data/given-names.txt");
 
+static GENDERED_NAMES: &str = include_str!("../data/given-names-gender.txt");
+
+/// The gender a given name (lower case) almost always has
+/// (`data/given-names-gender.txt`, from the US census lists): "winnie" is
+/// female, "robert" male, "marion" neither.
+pub fn given_name_gender(w: &str) -> Option<Gender> {
+    static G: OnceLock<Vec<(&'static str, Gender)>> = OnceLock::new();
+    let list = G.get_or_init(|| {
+        let mut v: Vec<(&'static str, Gender)> = GENDERED_NAMES
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| match l.split_once(' ')? {
+                (n, "m") => Some((n, Gender::Male)),
+                (n, "f") => Some((n, Gender::Female)),
+                _ => None,
+            })
+            .collect();
+        v.sort_unstable_by_key(|e| e.0);
+        v
+    });
+    list.binary_search_by_key(&w, |e| e.0).ok().map(|i| list[i].1)
+}
+
 /// Whether a lower-case word is a known given name (`data/given-names.txt`
 /// or the nickname table).
 pub fn is_known_given_name(w: &str) -> bool {
@@ -316,7 +339,11 @@ pub fn cluster(
     }
     for x in forms.iter_mut() {
         if x.gender.is_none() && x.names.len() >= 2 {
-            x.gender = given.get(&x.names[0]).copied();
+            // the book's own evidence first, then the census lists
+            x.gender = given
+                .get(&x.names[0])
+                .copied()
+                .or_else(|| given_name_gender(&x.names[0]));
         }
     }
     // how often each given name is used on its own: a candidate's weight
@@ -557,6 +584,30 @@ mod tests {
         assert_ne!(a[14], Some(e));
         assert_eq!(c[e].name, "Elizabeth");
         assert_eq!(c[a[0].unwrap()].title_gender, Some(Gender::Male));
+    }
+
+    #[test]
+    fn given_name_gender_keeps_spouses_apart() {
+        // The Secret Agent, chapter 1: the narration never says "she" right
+        // after "Winnie Verloc", yet she is not "Mr Verloc"
+        let (a, c) = run(&[
+            "Mr Verloc",
+            "Winnie Verloc",
+            "Mr Verloc",
+            "Mrs Verloc",
+            "Winnie",
+            "Verloc",
+        ]);
+        assert_ne!(a[0], a[1]);
+        assert_eq!(a[0], a[2]);
+        assert_eq!(a[1], a[3], "Mrs Verloc is Winnie Verloc");
+        assert_eq!(a[1], a[4]);
+        assert_eq!(c[a[1].unwrap()].title_gender, Some(Gender::Female));
+        assert_eq!(given_name_gender("winnie"), Some(Gender::Female));
+        assert_eq!(given_name_gender("robert"), Some(Gender::Male));
+        // used for both in the census lists: no guess
+        assert_eq!(given_name_gender("marion"), None);
+        assert_eq!(given_name_gender("verloc"), None);
     }
 
     #[test]

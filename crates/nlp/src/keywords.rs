@@ -340,6 +340,11 @@ pub(crate) fn background() -> &'static Background {
     })
 }
 
+/// [`bg_centibels`] of a word in any case (hashed case-folded).
+pub(crate) fn bg_centibels_raw(word: &str) -> u16 {
+    background().get(&fold_hash(word)).copied().unwrap_or(700)
+}
+
 /// Background frequency of an already case-folded term, in centibels
 /// (−100·log10 of the frequency); unknown words get 700 (10⁻⁷).
 pub(crate) fn bg_centibels(term: &str) -> u16 {
@@ -405,6 +410,10 @@ mod tests {
         let the = background_frequency("The").unwrap();
         assert!(the > 0.03 && the < 0.08, "{the}");
         assert!(background_frequency("zzqxj").is_none());
+        // a word listed on two lines keeps the first (most frequent) one, as
+        // the hash map the sorted arrays replaced did
+        assert_eq!(bg_centibels("the"), bg_centibels_raw("The"));
+        assert!(bg_centibels("the") < bg_centibels("marriage"));
         assert!(is_stop_word("Whom"));
         assert!(!is_stop_word("marriage"));
     }

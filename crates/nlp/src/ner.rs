@@ -464,6 +464,19 @@ pub fn features_with(seq: &Seq, stats: &DocStats, votes: Option<&Votes>, i: usiz
     ));
     out.push(mix(mix(tmpl(33), is_dictionary_proper(w(-1)) as u8), dp));
     out.push(mix(mix(mix(tmpl(34), dp), pl), sj));
+    // how common the word is in general English (the keyword background
+    // list): one-off names ("Giotto") are rare or unknown words, capitalised
+    // common words ("Chancellor", "Buck") are not; titles ("Miss", "Mr.")
+    // are common words by nature and get a bucket of their own
+    let g = if is_honorific(w0) {
+        9
+    } else {
+        let cb = crate::keywords::bg_centibels_raw(w0);
+        if cb >= 700 { 0 } else { (cb / 100).min(6) as u8 + 1 }
+    };
+    out.push(mix(mix(tmpl(70), g), st));
+    out.push(mix(mix(tmpl(71), g), b0));
+    out.push(mix(mix(mix(tmpl(72), g), dp), st));
     if let Some(v) = votes {
         let v0 = v.bucket(w0);
         let vp = v.bucket(w(-1));

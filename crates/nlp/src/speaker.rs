@@ -932,7 +932,25 @@ fn resolve(ctx: &Ctx, i: usize, g: Gender) -> Option<Target> {
 
 #[cfg(test)]
 mod tests {
+    use super::{TokSpan, sentence_end};
     use crate::analyze;
+
+    #[test]
+    fn sentence_end_by_binary_search() {
+        let sents = [
+            TokSpan { start: 0, end: 4 },
+            TokSpan { start: 4, end: 9 },
+            TokSpan { start: 11, end: 12 },
+        ];
+        assert_eq!(sentence_end(&sents, 0), 4);
+        assert_eq!(sentence_end(&sents, 3), 4);
+        assert_eq!(sentence_end(&sents, 4), 9);
+        assert_eq!(sentence_end(&sents, 8), 9);
+        // tokens no sentence holds: an empty window
+        assert_eq!(sentence_end(&sents, 9), 10);
+        assert_eq!(sentence_end(&sents, 11), 12);
+        assert_eq!(sentence_end(&sents, 20), 21);
+    }
 
     fn speaker_names(text: &str) -> Vec<Option<String>> {
         let a = analyze(text, &[]);
