@@ -330,8 +330,9 @@ pub(crate) fn background() -> &'static Background {
                 }
             }
         }
-        // a word listed twice keeps its first (most frequent) line
-        pairs.sort_by_key(|p| p.0);
+        // a word listed twice keeps its first line, the most frequent one:
+        // the lines go by increasing centibels, so the smallest value
+        pairs.sort_unstable();
         pairs.dedup_by_key(|p| p.0);
         Background {
             keys: pairs.iter().map(|p| p.0).collect(),

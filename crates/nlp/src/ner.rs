@@ -332,6 +332,12 @@ pub fn is_honorific(w: &str) -> bool {
     if w.len() > 12 {
         return false;
     }
+    if w.is_ascii() {
+        // the common case, without lower-casing into a buffer
+        return HONORIFICS
+            .iter()
+            .any(|h| h.len() == w.len() && h.eq_ignore_ascii_case(w));
+    }
     let mut buf = [0u8; 16];
     let mut n = 0;
     for c in w.chars() {
@@ -441,7 +447,8 @@ pub fn features_with(seq: &Seq, stats: &DocStats, votes: Option<&Votes>, i: usiz
     out.push(mix(mix(tmpl(13), prev), b0));
     out.push(mix(tmpl(14), prev));
     out.push(hash_lower(mix(tmpl(15), prev), w0));
-    out.push(mix(mix(tmpl(16), is_honorific(w0) as u8), is_honorific(w(-1)) as u8));
+    let hon0 = is_honorific(w0);
+    out.push(mix(mix(tmpl(16), hon0 as u8), is_honorific(w(-1)) as u8));
     out.push(mix(mix(tmpl(17), st), is_upper_initial(w(1)) as u8));
     out.push(hash_lower(mix(tmpl(18), st), w0));
     out.push(mix(mix(tmpl(19), b0), stats.bucket(w(-1))));
@@ -468,7 +475,7 @@ pub fn features_with(seq: &Seq, stats: &DocStats, votes: Option<&Votes>, i: usiz
     // list): one-off names ("Giotto") are rare or unknown words, capitalised
     // common words ("Chancellor", "Buck") are not; titles ("Miss", "Mr.")
     // are common words by nature and get a bucket of their own
-    let g = if is_honorific(w0) {
+    let g = if hon0 {
         9
     } else {
         let cb = crate::keywords::bg_centibels_raw(w0);
