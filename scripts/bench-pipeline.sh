@@ -4,6 +4,9 @@
 # against `dramatis analyze` on the same files with both cores (2 processes) in the same run.
 #
 #   bash scripts/bench-pipeline.sh [RUNS]     (default 3 runs of each; prints medians)
+#
+# Besides wall times it prints the CPU seconds (user + system) each side used: on a machine shared with other
+# work the wall times swing with everyone else's load, the CPU seconds much less.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
@@ -19,11 +22,11 @@ now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 analyze_once() {
-  local t0 t1
+  local t0 t1 cpu
   t0=$(now)
-  ls "$TEXTS"/*.txt | xargs -P 2 -I{} "$BIN" analyze {} --format json >/dev/null
+  cpu=$( { /usr/bin/time -f '%U %S' bash -c "ls '$TEXTS'/*.txt | xargs -P 2 -I{} '$BIN' analyze {} --format json >/dev/null"; } 2>&1 | tail -1)
   t1=$(now)
-  echo "$t1 - $t0" | bc
+  echo "$(echo "$t1 - $t0" | bc) $(echo "$cpu" | awk '{print $1 + $2}')"
 }
 
 pipeline_once() {
@@ -49,15 +52,17 @@ pipeline_once() {
   done
   t1=$(now)
   [ "$failed" = 0 ] || echo "WARNING: $failed documents failed" >&2
+  local cpu
+  cpu=$(awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$pid/stat")
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$dir"
-  echo "$t1 - $t0" | bc
+  echo "$(echo "$t1 - $t0" | bc) $cpu"
 }
 
 A=(); P=()
 for i in $(seq 1 "$RUNS"); do
-  a=$(analyze_once); p=$(pipeline_once)
-  echo "run $i: dramatis analyze ×2 processes ${a}s; upload (4 clients) → all ready ${p}s"
+  read -r a ac < <(analyze_once); read -r p pc < <(pipeline_once)
+  echo "run $i: dramatis analyze ×2 processes ${a}s (CPU ${ac}s); upload (4 clients) → all ready ${p}s (server CPU ${pc}s)"
   A+=("$a"); P+=("$p")
 done
 am=$(printf '%s\n' "${A[@]}" | median); pm=$(printf '%s\n' "${P[@]}" | median)

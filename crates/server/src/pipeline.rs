@@ -10,11 +10,12 @@
 //! The CPU-bound steps run on blocking threads; progress is reported after
 //! each stage, and a cancellation request is honoured between stages.
 
-use crate::db::{Tx, now};
+use crate::db::{Tx, Value as DbValue, now};
 use crate::jobs::Job;
 use crate::params;
 use crate::state::AppState;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Why a job attempt failed.
@@ -93,8 +94,10 @@ impl Progress<'_> {
     }
 }
 
-/// Runs the pipeline for the job's document.
-pub async fn run(state: &AppState, job: &Job) -> Result<Value, JobError> {
+/// Runs the pipeline for the job's document. The CPU-bound stages (extraction and analysis) run while holding
+/// one of `cpu`'s permits, the writing stages without: a worker storing one book does not keep another book's
+/// analysis from the core it would use (see [`crate::worker::spawn`]).
+pub async fn run(state: &AppState, job: &Job, cpu: &tokio::sync::Semaphore) -> Result<Value, JobError> {
     let document: Uuid = job
         .payload
         .get("document_id")
@@ -112,6 +115,10 @@ pub async fn run(state: &AppState, job: &Job) -> Result<Value, JobError> {
     let user: Uuid = row.get("user_id")?;
     let filename: String = row.get("filename")?;
     let sha: String = row.get("sha256")?;
+    let slot = cpu
+        .acquire()
+        .await
+        .map_err(|_| JobError::Retry("the worker is stopping".into()))?;
     let p = Progress {
         state,
         job,
@@ -158,14 +165,17 @@ pub async fn run(state: &AppState, job: &Job) -> Result<Value, JobError> {
             end: s.end,
         })
         .collect();
-    let (doc, analysis) = tokio::task::spawn_blocking(move || {
+    let (doc, analysis, starts) = tokio::task::spawn_blocking(move || {
         let mut a = nlp::analyze(&doc.text, &sections);
         // A second copy of the text is not needed (it is `doc.text`) nor stored.
         a.text = String::new();
-        (doc, a)
+        // Char offsets → byte offsets, once for both steps that slice the text.
+        let starts = CharIndex::new(&doc.text);
+        (Arc::new(doc), Arc::new(a), Arc::new(starts))
     })
     .await
     .map_err(|e| JobError::Retry(format!("analysis crashed: {e}")))?;
+    drop(slot);
     lap("analyze_ms", &mut timings);
     p.report(
         "analyze",
@@ -175,8 +185,6 @@ pub async fn run(state: &AppState, job: &Job) -> Result<Value, JobError> {
     )
     .await?;
 
-    // Char offsets → byte offsets, once for both steps that slice the text.
-    let starts = char_starts(&doc.text);
     let stored = persist(state, user, document, &doc, &starts, &analysis).await?;
     lap("persist_ms", &mut timings);
     p.report(
@@ -190,7 +198,7 @@ pub async fn run(state: &AppState, job: &Job) -> Result<Value, JobError> {
     lap("characters_ms", &mut timings);
     set_status(state, document, "ready", None).await?;
     tracing::info!(%document, total_ms = started.elapsed().as_millis() as u64, timings = %serde_json::Value::Object(timings.clone()),
-                   "document analysed");
+                   persist = %stored.detail, "document analysed");
     let result = json!({"document_id": document, "passages": stored.passages, "quotes": stored.quotes,
                         "characters": analysis.characters.len(), "characters_created": created.len(),
                         "timings": timings});
@@ -239,18 +247,60 @@ pub async fn set_status(
 struct Stored {
     passages: usize,
     quotes: usize,
+    /// Where persisting spent its time (ms): preparing the rows, waiting for the writer, writing, committing.
+    detail: Value,
 }
 
-/// Byte offset of every char boundary, so char ranges slice in O(1).
-fn char_starts(text: &str) -> Vec<usize> {
-    let mut v: Vec<usize> = text.char_indices().map(|(b, _)| b).collect();
-    v.push(text.len());
-    v
+/// Char offset → byte offset for one text, sparse: the byte offset of every [`CharIndex::STEP`]th char, so a
+/// lookup walks at most `STEP - 1` chars. (A table of every char's offset cost 8 bytes a char: 16 MB of freshly
+/// faulted memory for a long novel.)
+pub(crate) struct CharIndex {
+    marks: Vec<usize>,
+    chars: usize,
 }
 
-fn slice<'a>(text: &'a str, starts: &[usize], start: usize, end: usize) -> &'a str {
-    let s = starts.get(start).copied().unwrap_or(text.len());
-    let e = starts.get(end).copied().unwrap_or(text.len()).max(s);
+impl CharIndex {
+    const STEP: usize = 32;
+
+    pub(crate) fn new(text: &str) -> Self {
+        let mut marks = Vec::with_capacity(text.len() / Self::STEP + 2);
+        let mut chars = 0;
+        for (b, _) in text.char_indices() {
+            if chars % Self::STEP == 0 {
+                marks.push(b);
+            }
+            chars += 1;
+        }
+        CharIndex { marks, chars }
+    }
+
+    /// Chars in the text.
+    pub(crate) fn len(&self) -> usize {
+        self.chars
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.marks.capacity() * std::mem::size_of::<usize>()
+    }
+
+    /// Byte offset of char `at` (the text's length past its end).
+    fn byte(&self, text: &str, at: usize) -> usize {
+        if at >= self.chars {
+            return text.len();
+        }
+        let b = self.marks[at / Self::STEP];
+        match at % Self::STEP {
+            0 => b,
+            n => text[b..].char_indices().nth(n).map_or(text.len(), |(i, _)| b + i),
+        }
+    }
+}
+
+/// The text of a char range (clamped to the text).
+pub(crate) fn slice<'a>(text: &'a str, index: &CharIndex, start: usize, end: usize) -> &'a str {
+    let s = index.byte(text, start);
+    let e = index.byte(text, end.max(start)).max(s);
     &text[s..e]
 }
 
@@ -258,11 +308,11 @@ fn slice<'a>(text: &'a str, starts: &[usize], start: usize, end: usize) -> &'a s
 /// paragraph breaks (char ranges); blank ones (runs of empty lines) are not
 /// worth storing or retrieving.
 pub fn passages(text: &str) -> Vec<(usize, usize)> {
-    passages_with(text, &char_starts(text))
+    passages_with(text, &CharIndex::new(text))
 }
 
 /// [`passages`] with the text's char starts already at hand.
-fn passages_with(text: &str, starts: &[usize]) -> Vec<(usize, usize)> {
+fn passages_with(text: &str, starts: &CharIndex) -> Vec<(usize, usize)> {
     retrieval::chunk(text, retrieval::PASSAGE_CHARS)
         .into_iter()
         .filter(|(s, e)| !slice(text, starts, *s, *e).trim().is_empty())
@@ -273,23 +323,148 @@ fn section_of(sections: &[reader::Section], at: usize) -> Option<usize> {
     sections.iter().rposition(|s| s.start <= at)
 }
 
-async fn persist(
-    state: &AppState,
+/// Rows per multi-row `INSERT`: one statement per few hundred rows instead of one per row. Every full chunk
+/// uses the same SQL, so it is prepared once per connection; 256 rows of at most 8 columns bind 2,048
+/// parameters, far under SQLite's 32,766 (and PostgreSQL's 65,535).
+const INSERT_ROWS: usize = 256;
+
+/// `head VALUES ($1, …, $width, literals), (…)` for `rows` rows: `width` parameters and then `literals` (the same
+/// constant SQL for every row, may be empty) per row.
+fn values_sql(head: &str, width: usize, literals: &str, rows: usize) -> String {
+    let mut sql = String::with_capacity(head.len() + 8 + rows * width * 6);
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    let mut n = 0;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..width {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            sql.push('$');
+            sql.push_str(&n.to_string());
+        }
+        sql.push_str(literals);
+        sql.push(')');
+    }
+    sql
+}
+
+/// Inserts `values` (row after row, `width` columns each) with multi-row statements.
+async fn insert_rows(
+    tx: &mut Tx,
+    head: &str,
+    width: usize,
+    literals: &str,
+    values: &[DbValue],
+) -> Result<(), crate::db::DbError> {
+    debug_assert_eq!(values.len() % width, 0);
+    let full = values_sql(head, width, literals, INSERT_ROWS);
+    for chunk in values.chunks(width * INSERT_ROWS) {
+        let rows = chunk.len() / width;
+        if rows == INSERT_ROWS {
+            tx.execute(&full, chunk).await?;
+        } else {
+            tx.execute(&values_sql(head, width, literals, rows), chunk).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Everything `persist` writes, prepared before the writer is taken.
+struct Prepared {
+    text: DbValue,
+    sections: String,
+    data: String,
+    passages: Vec<DbValue>,
+    passage_count: usize,
+    quotes: Vec<DbValue>,
+    quote_count: usize,
+    stats: String,
+    authors: String,
+}
+
+const PASSAGE_COLS: usize = 7;
+const QUOTE_COLS: usize = 6;
+
+fn prepare(
     user: Uuid,
     document: Uuid,
     doc: &reader::Document,
-    starts: &[usize],
+    starts: &CharIndex,
     analysis: &nlp::Analysis,
-) -> Result<Stored, JobError> {
+) -> Result<Prepared, JobError> {
     let ranges = passages_with(&doc.text, starts);
     // Serialised straight to text (no `Value` tree: megabytes of mentions on a long novel); the text itself was
     // taken out of the analysis by the caller, it is stored once in `document_texts`.
     let data = serde_json::to_string(analysis).map_err(|e| JobError::Permanent(e.to_string()))?;
     let sections = serde_json::to_string(&doc.sections).unwrap_or_else(|_| "[]".into());
+    let (doc_id, user_id) = (DbValue::from(document), DbValue::from(user));
+    // Time-ordered ids (UUID v7): a book's thousands of rows then go to the end of the primary-key index instead
+    // of to random places all over it, so a commit writes a few index pages rather than one per row.
+    let mut passages = Vec::with_capacity(ranges.len() * PASSAGE_COLS);
+    for (i, (s, e)) in ranges.iter().enumerate() {
+        passages.extend([
+            DbValue::from(Uuid::now_v7()),
+            doc_id.clone(),
+            user_id.clone(),
+            DbValue::from(i),
+            DbValue::from(section_of(&doc.sections, *s).map(|x| x as i64)),
+            DbValue::from(*s),
+            DbValue::from(*e),
+        ]);
+    }
+    let mut quotes = Vec::with_capacity(analysis.quotes.len() * QUOTE_COLS);
+    for (i, q) in analysis.quotes.iter().enumerate() {
+        quotes.extend([
+            DbValue::from(Uuid::now_v7()),
+            doc_id.clone(),
+            DbValue::from(i),
+            DbValue::from(q.speaker.as_deref()),
+            DbValue::from(q.start),
+            DbValue::from(q.end),
+        ]);
+    }
+    Ok(Prepared {
+        text: DbValue::from(doc.text.as_str()),
+        sections,
+        data,
+        passage_count: ranges.len(),
+        passages,
+        quote_count: analysis.quotes.len(),
+        quotes,
+        stats: serde_json::to_string(&analysis.stats).unwrap_or_else(|_| "{}".into()),
+        authors: serde_json::to_string(&doc.authors).unwrap_or_else(|_| "[]".into()),
+    })
+}
+
+async fn persist(
+    state: &AppState,
+    user: Uuid,
+    document: Uuid,
+    doc: &Arc<reader::Document>,
+    starts: &Arc<CharIndex>,
+    analysis: &Arc<nlp::Analysis>,
+) -> Result<Stored, JobError> {
+    // Serialising the analysis and building the rows is CPU work (tens of milliseconds on a long novel): done on
+    // a blocking thread and before the transaction, so the single SQLite writer is held only for the writes.
+    let t0 = std::time::Instant::now();
+    let p = {
+        let (doc, starts, analysis) = (doc.clone(), starts.clone(), analysis.clone());
+        tokio::task::spawn_blocking(move || prepare(user, document, &doc, &starts, &analysis))
+            .await
+            .map_err(|e| JobError::Retry(format!("persist crashed: {e}")))??
+    };
     let words = analysis.stats.words as i64;
     // The analysis version (cached search indexes are keyed by it), on the analysis and on the document.
     let analyzed_at = now();
+    let t1 = std::time::Instant::now();
     let mut tx: Tx = state.db.begin().await?;
+    let t2 = std::time::Instant::now();
     for table in ["document_texts", "analyses", "passages", "quotes"] {
         tx.execute(
             &format!("DELETE FROM {table} WHERE document_id = $1"),
@@ -299,69 +474,63 @@ async fn persist(
     }
     tx.execute(
         "INSERT INTO document_texts (document_id, text, sections, char_count) VALUES ($1, $2, $3, $4)",
-        &params![document, doc.text.as_str(), sections.as_str(), starts.len() - 1],
+        &[
+            DbValue::from(document),
+            p.text,
+            DbValue::from(p.sections.as_str()),
+            DbValue::from(starts.len()),
+        ],
     )
     .await?;
     tx.execute(
         "INSERT INTO analyses (document_id, data, created_at) VALUES ($1, $2, $3)",
-        &params![document, data, analyzed_at.as_str()],
+        &params![document, p.data, analyzed_at.as_str()],
     )
     .await?;
-    for (i, (s, e)) in ranges.iter().enumerate() {
-        tx.execute(
-            "INSERT INTO passages (id, document_id, user_id, idx, section_idx, start_char, end_char, text) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &params![
-                Uuid::new_v4(),
-                document,
-                user,
-                i,
-                section_of(&doc.sections, *s).map(|x| x as i64),
-                *s,
-                *e,
-                slice(&doc.text, starts, *s, *e)
-            ],
-        )
-        .await?;
-    }
-    for (i, q) in analysis.quotes.iter().enumerate() {
-        tx.execute(
-            "INSERT INTO quotes (id, document_id, idx, speaker, start_char, end_char, text) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &params![
-                Uuid::new_v4(),
-                document,
-                i,
-                q.speaker.as_deref(),
-                q.start,
-                q.end,
-                slice(&doc.text, starts, q.start, q.end)
-            ],
-        )
-        .await?;
-    }
+    insert_rows(
+        &mut tx,
+        "INSERT INTO passages (id, document_id, user_id, idx, section_idx, start_char, end_char, text)",
+        PASSAGE_COLS,
+        // `text` stays empty: a passage is a char range of `document_texts.text`, sliced by its readers.
+        ", ''",
+        &p.passages,
+    )
+    .await?;
+    insert_rows(
+        &mut tx,
+        "INSERT INTO quotes (id, document_id, idx, speaker, start_char, end_char, text)",
+        QUOTE_COLS,
+        ", ''",
+        &p.quotes,
+    )
+    .await?;
     tx.execute(
         "UPDATE documents SET title = COALESCE($2, title), authors = $3, language = $4, word_count = $5, \
          stats = $6, sections = $7, updated_at = $8, analyzed_at = $9 WHERE id = $1",
         &params![
             document,
             doc.title.as_deref(),
-            serde_json::to_string(&doc.authors).unwrap_or_else(|_| "[]".into()),
+            p.authors,
             doc.language.as_deref().or(analysis.language.as_deref()),
             words,
-            serde_json::to_string(&analysis.stats).unwrap_or_else(|_| "{}".into()),
-            sections,
+            p.stats,
+            p.sections,
             now(),
             analyzed_at.as_str()
         ],
     )
     .await?;
+    let t3 = std::time::Instant::now();
     tx.commit().await?;
+    let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_millis() as u64;
+    let detail = json!({"prepare": ms(t0, t1), "wait": ms(t1, t2), "write": ms(t2, t3),
+                        "commit": ms(t3, std::time::Instant::now())});
     // The old passages' index is stale now; free it rather than wait for eviction.
     state.indexes.forget(document);
     Ok(Stored {
-        passages: ranges.len(),
-        quotes: analysis.quotes.len(),
+        passages: p.passage_count,
+        quotes: p.quote_count,
+        detail,
     })
 }
 
@@ -370,72 +539,116 @@ pub const MIN_MENTIONS: usize = 10;
 /// At most this many characters are created per document.
 pub const MAX_CHARACTERS: usize = 40;
 
-/// Creates or updates the user's characters for the document's main cast.
-/// Returns `(id, name, newly created)` for each.
-async fn characters(
-    state: &AppState,
-    user: Uuid,
-    document: Uuid,
-    doc: &reader::Document,
-    starts: &[usize],
-    analysis: &nlp::Analysis,
-) -> Result<Vec<(Uuid, String, bool)>, JobError> {
+/// One character of the main cast, ready to be stored.
+struct CastMember {
+    name: String,
+    key: String,
+    profile: Persona,
+    aliases: String,
+    gender: Option<String>,
+    stats: String,
+}
+
+/// The main cast's profiles, least prominent first (so lists, newest first, open with the lead). CPU only.
+fn cast(doc: &reader::Document, starts: &CharIndex, analysis: &nlp::Analysis) -> Vec<CastMember> {
     let title = doc.title.clone().unwrap_or_else(|| "the book".into());
-    let mut out = Vec::new();
-    let mut tx = state.db.begin().await?;
     let main: Vec<&nlp::Character> = analysis
         .characters
         .iter()
         .filter(|c| c.mention_count >= MIN_MENTIONS)
         .take(MAX_CHARACTERS)
         .collect();
-    // Least prominent first, so lists (newest first) open with the lead.
-    for c in main.into_iter().rev() {
-        let lines: Vec<&str> = analysis
-            .quotes
-            .iter()
-            .filter(|q| q.speaker.as_deref() == Some(c.id.as_str()))
-            .map(|q| slice(&doc.text, starts, q.start, q.end).trim_matches(|ch: char| "\"“”‘’' ".contains(ch)))
-            .collect();
-        let close = analysis.strongest_ties(&c.id, 3);
-        let found = analysis.profiles.iter().find(|p| p.character == c.id);
-        let profile = persona(c, &title, &lines, &close, found);
-        let key = c.name.to_lowercase();
-        let existing = tx
-            .fetch_optional(
-                "SELECT id, edited FROM characters WHERE user_id = $1 AND document_id = $2 AND source_key = $3",
-                &params![user, document, key.as_str()],
-            )
-            .await?;
-        let aliases = serde_json::to_string(&c.aliases).unwrap_or_else(|_| "[]".into());
-        let stats = json!({"mention_count": c.mention_count, "quote_count": c.quote_count,
-                           "first_mention": c.first_mention, "analysis_id": c.id})
-        .to_string();
+    main.into_iter()
+        .rev()
+        .map(|c| {
+            let lines: Vec<&str> = analysis
+                .quotes
+                .iter()
+                .filter(|q| q.speaker.as_deref() == Some(c.id.as_str()))
+                .map(|q| slice(&doc.text, starts, q.start, q.end).trim_matches(|ch: char| "\"“”‘’' ".contains(ch)))
+                .collect();
+            let close = analysis.strongest_ties(&c.id, 3);
+            let found = analysis.profiles.iter().find(|p| p.character == c.id);
+            CastMember {
+                name: c.name.clone(),
+                key: c.name.to_lowercase(),
+                profile: persona(c, &title, &lines, &close, found),
+                aliases: serde_json::to_string(&c.aliases).unwrap_or_else(|_| "[]".into()),
+                gender: c.gender.clone(),
+                stats: json!({"mention_count": c.mention_count, "quote_count": c.quote_count,
+                              "first_mention": c.first_mention, "analysis_id": c.id})
+                .to_string(),
+            }
+        })
+        .collect()
+}
+
+/// Creates or updates the user's characters for the document's main cast.
+/// Returns `(id, name, newly created)` for each.
+async fn characters(
+    state: &AppState,
+    user: Uuid,
+    document: Uuid,
+    doc: &Arc<reader::Document>,
+    starts: &Arc<CharIndex>,
+    analysis: &Arc<nlp::Analysis>,
+) -> Result<Vec<(Uuid, String, bool)>, JobError> {
+    let members = {
+        let (doc, starts, analysis) = (doc.clone(), starts.clone(), analysis.clone());
+        tokio::task::spawn_blocking(move || cast(&doc, &starts, &analysis))
+            .await
+            .map_err(|e| JobError::Retry(format!("building characters crashed: {e}")))?
+    };
+    let mut out = Vec::new();
+    let mut tx = state.db.begin().await?;
+    // What an earlier analysis created, by canonical name (one query, in the transaction).
+    let mut existing: std::collections::HashMap<String, (Uuid, bool)> = std::collections::HashMap::new();
+    for r in tx
+        .fetch_all(
+            "SELECT id, edited, source_key FROM characters WHERE user_id = $1 AND document_id = $2 \
+             AND source_key IS NOT NULL",
+            &params![user, document],
+        )
+        .await?
+    {
+        existing
+            .entry(r.get("source_key")?)
+            .or_insert((r.get("id")?, r.get("edited")?));
+    }
+    for m in members {
+        let CastMember {
+            name,
+            key,
+            profile,
+            aliases,
+            gender,
+            stats,
+        } = m;
         let t = now();
-        match existing {
-            Some(r) if r.get::<bool>("edited")? => {}
-            Some(r) => {
-                let id: Uuid = r.get("id")?;
+        match existing.get(&key) {
+            Some((_, true)) => {}
+            Some((id, false)) => {
+                let id = *id;
                 tx.execute(
                     "UPDATE characters SET name = $2, description = $3, speech_style = $4, greeting = $5, \
                      example_dialogue = $6, aliases = $7, gender = $8, stats = $9, updated_at = $10, \
                      personality = $11 WHERE id = $1",
                     &params![
                         id,
-                        c.name.as_str(),
+                        name.as_str(),
                         profile.description,
                         profile.speech_style,
                         profile.greeting,
                         profile.example_dialogue,
                         aliases,
-                        c.gender.as_deref(),
+                        gender,
                         stats,
                         t,
                         profile.personality
                     ],
                 )
                 .await?;
-                out.push((id, c.name.clone(), false));
+                out.push((id, name, false));
             }
             None => {
                 let id = Uuid::new_v4();
@@ -447,21 +660,21 @@ async fn characters(
                         id,
                         user,
                         document,
-                        c.name.as_str(),
+                        name.as_str(),
                         profile.description,
                         profile.speech_style,
                         profile.greeting,
                         profile.example_dialogue,
                         key,
                         aliases,
-                        c.gender.as_deref(),
+                        gender,
                         stats,
                         t,
                         profile.personality
                     ],
                 )
                 .await?;
-                out.push((id, c.name.clone(), true));
+                out.push((id, name, true));
             }
         }
     }
@@ -626,7 +839,7 @@ mod tests {
         assert!(ps.len() >= 2);
         assert_eq!(ps[0].0, 0);
         assert_eq!(ps.last().unwrap().1, text.chars().count());
-        let starts = char_starts(&text);
+        let starts = CharIndex::new(&text);
         for (s, e) in &ps {
             let t = slice(&text, &starts, *s, *e);
             assert!(!t.starts_with('\n') && !t.ends_with('\n'), "{t:?}");
@@ -639,8 +852,27 @@ mod tests {
     #[test]
     fn slicing_uses_char_offsets() {
         let text = "Zoë said “hi”.";
-        let starts = char_starts(text);
+        let starts = CharIndex::new(text);
         assert_eq!(slice(text, &starts, 9, 13), "“hi”");
         assert_eq!(slice(text, &starts, 10, 999), "hi”.");
+        // Across the index's steps, against a plain char walk.
+        let text: String = (0..500).map(|i| ['a', 'é', '“', '😀'][i % 4]).collect();
+        let index = CharIndex::new(&text);
+        assert_eq!(index.len(), 500);
+        let chars: Vec<char> = text.chars().collect();
+        for (s, e) in [
+            (0, 0),
+            (0, 31),
+            (31, 33),
+            (32, 64),
+            (63, 97),
+            (100, 500),
+            (499, 500),
+            (480, 900),
+            (600, 700),
+        ] {
+            let want: String = chars.iter().skip(s).take(e.max(s) - s).collect();
+            assert_eq!(slice(&text, &index, s, e), want, "{s}..{e}");
+        }
     }
 }

@@ -5,8 +5,9 @@ use crate::jobs::Job;
 use crate::pipeline::{self, JobError};
 use crate::state::AppState;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 /// How long a claim lasts without a heartbeat by default
 /// (`DRAMATIS_JOB_LEASE_SECS`); a worker that died is replaced after this.
@@ -16,12 +17,18 @@ const POLL: Duration = Duration::from_millis(500);
 
 /// Starts `n` workers; they stop claiming when `stop` turns true and finish
 /// the job in hand.
+///
+/// A worker is two job loops sharing one CPU slot: at most `n` jobs extract or analyse at a time (the CPU-bound
+/// stages, one core each), while up to `n` more store their results. Storing a book is mostly waiting — for the
+/// single SQLite writer, for the disk — and with one loop per slot that wait left the slot's core idle between
+/// two analyses; now the next book is analysed meanwhile.
 pub fn spawn(state: &AppState, n: usize, stop: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
-    let mut handles: Vec<_> = (0..n)
+    let cpu = Arc::new(Semaphore::new(n));
+    let mut handles: Vec<_> = (0..n * 2)
         .map(|i| {
             let name = format!("{host}-{}-{i}", std::process::id());
-            tokio::spawn(worker_loop(state.clone(), name, stop.clone()))
+            tokio::spawn(worker_loop(state.clone(), name, stop.clone(), cpu.clone()))
         })
         .collect();
     if n > 0 {
@@ -30,11 +37,11 @@ pub fn spawn(state: &AppState, n: usize, stop: watch::Receiver<bool>) -> Vec<tok
     handles
 }
 
-async fn worker_loop(state: AppState, name: String, mut stop: watch::Receiver<bool>) {
+async fn worker_loop(state: AppState, name: String, mut stop: watch::Receiver<bool>, cpu: Arc<Semaphore>) {
     let notify = state.queue.notified();
     while !*stop.borrow() {
         match state.queue.claim(&name, state.config.job_lease).await {
-            Ok(Some(job)) => run_one(&state, &name, job).await,
+            Ok(Some(job)) => run_one(&state, &name, job, &cpu).await,
             Ok(None) => {
                 tokio::select! {
                     _ = notify.notified() => {}
@@ -50,7 +57,7 @@ async fn worker_loop(state: AppState, name: String, mut stop: watch::Receiver<bo
     }
 }
 
-async fn run_one(state: &AppState, worker: &str, job: Job) {
+async fn run_one(state: &AppState, worker: &str, job: Job, cpu: &Semaphore) {
     tracing::info!(job = %job.id, kind = %job.kind, attempt = job.attempts, "job started");
     let lease = state.config.job_lease;
     let hb = {
@@ -68,7 +75,7 @@ async fn run_one(state: &AppState, worker: &str, job: Job) {
         })
     };
     let outcome = match job.kind.as_str() {
-        pipeline::KIND => pipeline::run(state, &job).await,
+        pipeline::KIND => pipeline::run(state, &job, cpu).await,
         "maintenance" => maintenance_once(state).await,
         other => Err(JobError::Permanent(format!("unknown job kind `{other}`"))),
     };

@@ -158,6 +158,54 @@ async fn upload_runs_the_pipeline_to_ready(app: TestApp) {
         count(&app, "SELECT COUNT(*) AS n FROM passages WHERE document_id = $1", &id).await,
         job["result"]["passages"].as_i64().unwrap()
     );
+
+    // Passages and quotes are char ranges of the stored text (not copies of it): their texts, read by id, are
+    // exactly those ranges, whether sliced from a cached index or from the text in the database.
+    let full: Vec<char> = full.chars().collect();
+    let range = |r: &dramatis_server::db::Row| -> String {
+        let (s, e): (i64, i64) = (r.get("start_char").unwrap(), r.get("end_char").unwrap());
+        full[s as usize..e as usize].iter().collect()
+    };
+    for table in ["passages", "quotes"] {
+        let rows = app
+            .state
+            .db
+            .fetch_all(
+                &format!("SELECT id, start_char, end_char FROM {table} WHERE document_id = $1 ORDER BY idx LIMIT 50"),
+                &dramatis_server::params![id.as_str()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 50);
+        let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.get("id").unwrap()).collect();
+        let texts = dramatis_server::chat::index::texts(&app.state.db, table, &ids)
+            .await
+            .unwrap();
+        for r in &rows {
+            let want = range(r);
+            assert!(!want.trim().is_empty());
+            assert_eq!(texts[&r.get::<uuid::Uuid>("id").unwrap()], want, "{table}");
+        }
+    }
+    // Search snippets come from the same ranges.
+    let hits: Value = app
+        .get("/api/v1/search?q=Darcy%20pride&limit=5", &t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let hits = hits["items"].as_array().unwrap();
+    assert!(!hits.is_empty());
+    for h in hits {
+        let passage: String = full[h["start"].as_u64().unwrap() as usize..h["end"].as_u64().unwrap() as usize]
+            .iter()
+            .collect();
+        let snippet = h["snippet"].as_str().unwrap();
+        assert!(
+            !snippet.is_empty() && passage.contains(snippet),
+            "snippet {snippet:?} not from its passage"
+        );
+    }
 }
 
 async fn reanalysis_is_idempotent_and_keeps_edits(app: TestApp) {

@@ -7,13 +7,16 @@
 //! a wrong answer. An entry is keyed by the document and the time its analysis
 //! was stored, so a re-analysis is picked up by the next request.
 //!
-//! Entries hold offsets, sections and the index, not the texts: snippets and
-//! citations read the few texts they show from the database by id.
+//! Entries hold offsets, sections, the index and the document's text:
+//! passages and quotes are char ranges of that text (stored once, in
+//! `document_texts`, not again per row), so snippets and citations are sliced
+//! from it ([`DocIndex::text_of`]) without another query.
 
 use crate::db::{Db, DbError};
 use crate::params;
+use crate::pipeline::{CharIndex, slice};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use uuid::Uuid;
 
 /// Where a passage or quote sits in its document.
@@ -40,6 +43,9 @@ pub struct DocIndex {
     pub section_titles: Vec<String>,
     /// Where each section starts (char offset), for the spoiler boundary.
     pub section_starts: Vec<usize>,
+    /// The document's text, which `passages` and `quotes` are char ranges of.
+    text: String,
+    chars: CharIndex,
 }
 
 impl DocIndex {
@@ -49,6 +55,13 @@ impl DocIndex {
             + (self.passages.len() + self.quotes.len()) * std::mem::size_of::<Span>()
             + self.section_titles.iter().map(|s| s.len() + 24).sum::<usize>()
             + self.section_starts.len() * 8
+            + self.text.len()
+            + self.chars.memory_bytes()
+    }
+
+    /// The text of a passage or quote of this document.
+    pub fn text_of(&self, span: &Span) -> &str {
+        slice(&self.text, &self.chars, span.start, span.end)
     }
 
     /// The passage holding char offset `at` (passages are sorted and disjoint).
@@ -109,6 +122,7 @@ impl IndexCache {
     }
 
     fn insert(&self, index: Arc<DocIndex>) {
+        register(&index);
         let bytes = index.bytes();
         let mut c = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         c.clock += 1;
@@ -156,6 +170,32 @@ fn section_of(starts: &[usize], at: usize) -> Option<u32> {
     (n > 0).then(|| (n - 1) as u32)
 }
 
+/// Indexes alive in this process (held by a cache), by document: [`texts`] slices from one of them when its
+/// version is the document's current one instead of reading the document's text again.
+static LIVE: Mutex<Option<HashMap<Uuid, Weak<DocIndex>>>> = Mutex::new(None);
+
+fn register(index: &Arc<DocIndex>) {
+    let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    let map = live.get_or_insert_with(HashMap::new);
+    if map.len() >= 1024 {
+        map.retain(|_, w| w.strong_count() > 0);
+    }
+    map.insert(index.document_id, Arc::downgrade(index));
+}
+
+fn live(doc: Uuid, version: &str) -> Option<Arc<DocIndex>> {
+    let live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    live.as_ref()?.get(&doc)?.upgrade().filter(|d| d.version == version)
+}
+
+/// The document's extracted text, if it was analysed.
+pub async fn document_text(db: &Db, doc: Uuid) -> Result<Option<String>, DbError> {
+    db.fetch_optional("SELECT text FROM document_texts WHERE document_id = $1", &params![doc])
+        .await?
+        .map(|r| r.get::<String>("text"))
+        .transpose()
+}
+
 async fn build(db: &Db, doc: Uuid, version: &str) -> Result<DocIndex, DbError> {
     let sections = db
         .fetch_optional("SELECT sections FROM documents WHERE id = $1", &params![doc])
@@ -172,20 +212,20 @@ async fn build(db: &Db, doc: Uuid, version: &str) -> Result<DocIndex, DbError> {
         .iter()
         .map(|s| s["title"].as_str().unwrap_or_default().to_string())
         .collect();
+    let text = document_text(db, doc).await?.unwrap_or_default();
     let prows = db
         .fetch_all(
-            "SELECT id, section_idx, start_char, end_char, text FROM passages WHERE document_id = $1 ORDER BY idx",
+            "SELECT id, section_idx, start_char, end_char FROM passages WHERE document_id = $1 ORDER BY idx",
             &params![doc],
         )
         .await?;
     let qrows = db
         .fetch_all(
-            "SELECT id, speaker, start_char, end_char, text FROM quotes WHERE document_id = $1 ORDER BY idx",
+            "SELECT id, speaker, start_char, end_char FROM quotes WHERE document_id = $1 ORDER BY idx",
             &params![doc],
         )
         .await?;
     let mut passages = Vec::with_capacity(prows.len());
-    let mut ptexts = Vec::with_capacity(prows.len());
     for r in &prows {
         passages.push(Span {
             id: r.get("id")?,
@@ -194,10 +234,8 @@ async fn build(db: &Db, doc: Uuid, version: &str) -> Result<DocIndex, DbError> {
             end: r.get::<i64>("end_char")? as usize,
             speaker: None,
         });
-        ptexts.push(r.get::<String>("text")?);
     }
     let mut quotes = Vec::with_capacity(qrows.len());
-    let mut qtexts = Vec::with_capacity(qrows.len());
     for r in &qrows {
         let start = r.get::<i64>("start_char")? as usize;
         quotes.push(Span {
@@ -207,17 +245,17 @@ async fn build(db: &Db, doc: Uuid, version: &str) -> Result<DocIndex, DbError> {
             end: r.get::<i64>("end_char")? as usize,
             speaker: r.get("speaker")?,
         });
-        qtexts.push(r.get::<String>("text")?);
     }
     // Tokenising a novel is milliseconds of CPU: off the async threads.
     let version = version.to_string();
     tokio::task::spawn_blocking(move || {
-        let passage_index = retrieval::Index::build(passages.iter().zip(&ptexts).map(|(p, t)| retrieval::Item {
-            text: t,
+        let chars = CharIndex::new(&text);
+        let passage_index = retrieval::Index::build(passages.iter().map(|p| retrieval::Item {
+            text: slice(&text, &chars, p.start, p.end),
             section: p.section,
         }));
-        let quote_index = retrieval::Index::build(quotes.iter().zip(&qtexts).map(|(q, t)| retrieval::Item {
-            text: t,
+        let quote_index = retrieval::Index::build(quotes.iter().map(|q| retrieval::Item {
+            text: slice(&text, &chars, q.start, q.end),
             section: q.section,
         }));
         DocIndex {
@@ -229,13 +267,18 @@ async fn build(db: &Db, doc: Uuid, version: &str) -> Result<DocIndex, DbError> {
             quote_index,
             section_titles,
             section_starts,
+            text,
+            chars,
         }
     })
     .await
     .map_err(|e| DbError::Other(format!("index build failed: {e}")))
 }
 
-/// Texts of passages or quotes by id (`table` is `passages` or `quotes`).
+type DocSpans = (Option<String>, Vec<(Uuid, usize, usize)>);
+
+/// Texts of passages or quotes by id (`table` is `passages` or `quotes`), sliced from their documents' texts.
+/// A caller holding the [`DocIndex`] has them at hand: [`DocIndex::text_of`].
 pub async fn texts(db: &Db, table: &str, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, DbError> {
     if ids.is_empty() {
         return Ok(HashMap::new());
@@ -244,13 +287,39 @@ pub async fn texts(db: &Db, table: &str, ids: &[Uuid]) -> Result<HashMap<Uuid, S
     let values: Vec<crate::db::Value> = ids.iter().map(|id| crate::db::Value::from(*id)).collect();
     let rows = db
         .fetch_all(
-            &format!("SELECT id, text FROM {table} WHERE id IN ({})", marks.join(", ")),
+            &format!(
+                "SELECT x.id, x.document_id, x.start_char, x.end_char, d.analyzed_at FROM {table} x \
+                 JOIN documents d ON d.id = x.document_id WHERE x.id IN ({})",
+                marks.join(", ")
+            ),
             &values,
         )
         .await?;
-    let mut out = HashMap::with_capacity(rows.len());
+    // Per document: its analysis version and the wanted `(id, start, end)`.
+    let mut by_doc: HashMap<Uuid, DocSpans> = HashMap::new();
     for r in rows {
-        out.insert(r.get("id")?, r.get("text")?);
+        let e = by_doc
+            .entry(r.get("document_id")?)
+            .or_insert_with(|| (None, Vec::new()));
+        e.0 = r.get("analyzed_at")?;
+        e.1.push((
+            r.get("id")?,
+            r.get::<i64>("start_char")? as usize,
+            r.get::<i64>("end_char")? as usize,
+        ));
+    }
+    let mut out = HashMap::with_capacity(ids.len());
+    for (doc, (version, spans)) in by_doc {
+        if let Some(d) = version.as_deref().and_then(|v| live(doc, v)) {
+            for (id, s, e) in spans {
+                out.insert(id, slice(&d.text, &d.chars, s, e).to_string());
+            }
+        } else if let Some(text) = document_text(db, doc).await? {
+            let chars = CharIndex::new(&text);
+            for (id, s, e) in spans {
+                out.insert(id, slice(&text, &chars, s, e).to_string());
+            }
+        }
     }
     Ok(out)
 }

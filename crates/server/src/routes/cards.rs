@@ -356,14 +356,27 @@ async fn top_lines(state: &AppState, c: &Character, n: usize) -> Result<Vec<Stri
     let rows = state
         .db
         .fetch_all(
-            "SELECT text FROM quotes WHERE document_id = $1 AND speaker = $2 ORDER BY idx",
+            "SELECT start_char, end_char FROM quotes WHERE document_id = $1 AND speaker = $2 ORDER BY idx",
             &params![doc, sp],
         )
         .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Quotes are char ranges of the document's text (stored once, not per quote).
+    let text = crate::chat::index::document_text(&state.db, doc)
+        .await?
+        .unwrap_or_default();
+    let chars = crate::pipeline::CharIndex::new(&text);
     let mut lines: Vec<String> = rows
         .iter()
-        .filter_map(|r| r.get::<String>("text").ok())
-        .map(|t| crate::chat::clean_line(&t))
+        .filter_map(|r| {
+            Some((
+                r.get::<i64>("start_char").ok()? as usize,
+                r.get::<i64>("end_char").ok()? as usize,
+            ))
+        })
+        .map(|(s, e)| crate::chat::clean_line(crate::pipeline::slice(&text, &chars, s, e)))
         .filter(|t| t.len() >= 20)
         .collect();
     lines.sort_by_key(|l| std::cmp::Reverse(l.len().min(300)));

@@ -219,8 +219,6 @@ async fn search(
             list.get(h.item as usize).map(|s| (*i, s, h.score))
         })
         .collect();
-    let ids: Vec<Uuid> = spans.iter().map(|(_, s, _)| s.id).collect();
-    let texts = index::texts(&state.db, if quotes { "quotes" } else { "passages" }, &ids).await?;
     let names = if quotes {
         let mut on_page: Vec<Uuid> = spans.iter().map(|(i, _, _)| docs[*i].document_id).collect();
         on_page.sort();
@@ -233,7 +231,7 @@ async fn search(
         .into_iter()
         .map(|(i, s, score)| {
             let d = &docs[i];
-            let text = texts.get(&s.id).map_or("", String::as_str);
+            let text = d.text_of(s);
             let snip = retrieval::snippet(text, q, SNIPPET_CHARS);
             SearchHit {
                 kind: if quotes { "quote" } else { "passage" },
