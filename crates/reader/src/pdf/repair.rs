@@ -139,17 +139,26 @@ pub(crate) fn fix_stream_lengths(bytes: &[u8]) -> Option<(Vec<u8>, usize)> {
     if patches.is_empty() {
         return None;
     }
+    // A damaged file can make a later stream's dictionary start before an
+    // earlier patch (an unbalanced `<<` further up): apply the patches in
+    // file order and skip any that overlaps one already applied.
+    patches.sort_by_key(|p| (p.0, p.1));
     let mut out = Vec::with_capacity(bytes.len() + 16 * patches.len());
     let mut at = 0;
+    let mut applied = 0;
     for (a, b, text) in &patches {
+        if *a < at {
+            continue;
+        }
         out.extend_from_slice(&bytes[at..*a]);
         out.extend_from_slice(text.as_bytes());
         at = *b;
+        applied += 1;
     }
     out.extend_from_slice(&bytes[at..]);
     let prev = last_startxref(bytes);
     let fixed = rebuild_xref_with_prev(&out, prev).or_else(|| rebuild_xref(&out))?;
-    Some((fixed, patches.len()))
+    Some((fixed, applied))
 }
 
 enum Value {
@@ -167,7 +176,7 @@ fn dict_start(bytes: &[u8], end: usize) -> Option<usize> {
             depth += 1;
             i -= 2;
         } else if &bytes[i - 2..i] == b"<<" {
-            depth -= 1;
+            depth = depth.checked_sub(1)?;
             i -= 2;
             if depth == 0 {
                 return Some(i);
@@ -355,6 +364,17 @@ mod tests {
         let (out, _) = fix_stream_lengths(wrong).unwrap();
         assert!(
             find(&out, b"<< /Length 2 /Length1 5 >>").is_some(),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        // Found by the pdf fuzz target (caught, but it lost the document):
+        // an unbalanced `<<` makes the second stream's dictionary start
+        // before the first stream's patch, and the patches went out of order.
+        let unbalanced = b"%PDF-1.4\n2 0 obj\n<< /Type /Catalog >>\nendobj\n1 0 obj\n<< /A 1\n<< /Length 99 >>\nstream\nab\nendstream\n>>\nstream\ncd\nendstream\nendobj\n";
+        let (out, n) = fix_stream_lengths(unbalanced).unwrap();
+        assert!(n >= 1);
+        assert!(
+            find(&out, b"<< /Length 2 >>").is_some(),
             "{}",
             String::from_utf8_lossy(&out)
         );
