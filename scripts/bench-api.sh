@@ -86,6 +86,7 @@ with cf.ThreadPoolExecutor(16) as ex:
 print("seeded 1000 characters")
 PY
 }
+boost() { setsid bash -c 'echo -15 > /proc/self/autogroup 2>/dev/null || true; exec nice -n -15 "$@"' _ "$@"; }
 vmhwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 { echo "date: $(date -u '+%F %T') UTC  commit: $(git -C "$ROOT" log -1 --format=%h 2>/dev/null)"
@@ -101,6 +102,9 @@ for backend in $BACKENDS; do
     "$PEERS/fastapi_seed/bench.sh" --boost --target "$B" --pid "$PID" --endpoints "$ENDPOINTS" --conns "$CONNS" \
     --repeats "$REPEATS"
   if [ "$backend" = sqlite ] && [ -z "$SKIP_EXTRAS" ]; then
+    # A fresh server, so the upload's cost is not mixed with what the load runs left in the allocator.
+    stop
+    start "$backend"
     echo "== 100 MB upload"
     f=/tmp/bench-upload-100M.txt
     # Exactly 100 MiB of real text (the upload limit is 100 MiB).
@@ -110,10 +114,12 @@ want=100*1024*1024
 data=(src*(want//len(src)+1))[:want]
 open('$f','wb').write(data)
 "
+    # One login first: an Argon2id verification takes 19 MiB, which is the login's cost, not the upload's.
+    T=$(token)
     before=$(vmhwm "$PID")
     for i in 1 2 3; do
       curl -s -o /dev/null -w "upload $i: %{http_code} in %{time_total}s\n" -X POST "$B/api/v1/documents" \
-        -H "authorization: Bearer $(token)" -F "file=@$f;filename=big$i.txt"
+        -H "authorization: Bearer $T" -F "file=@$f;filename=big$i.txt"
     done
     after=$(vmhwm "$PID")
     echo "VmHWM before $before kB, after $after kB, delta $((after - before)) kB"
@@ -123,10 +129,12 @@ wrk.method = "POST"
 wrk.body = "username=testuser&password=testpass123"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 LUA
-    timeout 40 wrk -t1 -c256 -d20s --timeout 30s -s "$OUT/login.lua" "$B/api/v1/auth/login" >"$OUT/login-flood.txt" 2>&1 &
+    # Both load generators boosted like the server (and like bench.sh --boost runs wrk), so on a shared machine
+    # the figure is the server's latency, not wrk's wait for a core.
+    boost timeout 40 wrk -t1 -c256 -d20s --timeout 30s -s "$OUT/login.lua" "$B/api/v1/auth/login" >"$OUT/login-flood.txt" 2>&1 &
     WL=$!
     sleep 3
-    timeout 30 wrk -t1 -c64 -d10s --latency "$B/health" >"$OUT/health-under-login.txt" 2>&1
+    boost timeout 30 wrk -t1 -c64 -d10s --latency "$B/health" >"$OUT/health-under-login.txt" 2>&1
     wait $WL || true
     echo "health under login flood:"; grep -E "Requests/sec|99%|50%" "$OUT/health-under-login.txt"
     echo "login flood:"; grep -E "Requests/sec|Latency" "$OUT/login-flood.txt"
