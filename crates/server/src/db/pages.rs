@@ -43,13 +43,12 @@ impl PageCache {
         self.budget > 0
     }
 
-    /// The key of a page: route, scope and parameters, separated so no two lists can share one.
-    pub fn key(route: &str, scope: &str, params: &[&dyn std::fmt::Display]) -> String {
+    /// The key of a page: the route, then the caller's scope and every query parameter, separated so no two
+    /// lists can share one.
+    pub fn key(route: &str, params: &[&dyn std::fmt::Display]) -> String {
         use std::fmt::Write;
-        let mut k = String::with_capacity(route.len() + scope.len() + 16 * params.len());
+        let mut k = String::with_capacity(route.len() + 16 * params.len());
         k.push_str(route);
-        k.push('\0');
-        k.push_str(scope);
         for p in params {
             k.push('\0');
             let _ = write!(k, "{p}");
@@ -102,18 +101,18 @@ mod tests {
     #[test]
     fn serves_a_page_only_at_the_version_it_was_made() {
         let c = PageCache::new(1 << 20);
-        let k = PageCache::key("characters", "u1", &[&0, &20]);
+        let k = PageCache::key("characters", &[&"u1", &0, &20]);
         c.put(k.clone(), 7, Bytes::from_static(b"page"));
         assert_eq!(c.get(&k, 7).as_deref(), Some(&b"page"[..]));
         assert_eq!(c.get(&k, 8), None);
-        assert_eq!(c.get(&PageCache::key("characters", "u2", &[&0, &20]), 7), None);
+        assert_eq!(c.get(&PageCache::key("characters", &[&"u2", &0, &20]), 7), None);
     }
 
     #[test]
     fn keys_do_not_run_together() {
         assert_ne!(
-            PageCache::key("r", "a", &[&1, &23]),
-            PageCache::key("r", "a", &[&12, &3])
+            PageCache::key("r", &[&"a", &1, &23]),
+            PageCache::key("r", &[&"a", &12, &3])
         );
     }
 

@@ -358,7 +358,7 @@ async fn list_characters(
     let cache = state.db.page_cache();
     let version = if cache.enabled() { state.db.data_version() } else { None };
     let scope: &dyn std::fmt::Display = if user.is_admin() { &"*" } else { &user.id };
-    let key = PageCache::key("characters", "", &[scope, &page.skip, &page.limit]);
+    let key = PageCache::key("characters", &[scope, &page.skip, &page.limit]);
     if let Some(body) = version.and_then(|v| cache.get(&key, v)) {
         return Ok(json_body(body));
     }
