@@ -523,3 +523,116 @@ fn cid_fonts_with_predefined_cmaps_and_no_tounicode() {
     assert!(contains(&text("pdfjs-noembed-sjis.pdf"), "あいうえお"));
     assert!(contains(&text("pdfjs-issue12823.pdf"), "可替换为所需图片"));
 }
+
+fn page_text(content: &[u8], extra: &[Vec<u8>]) -> String {
+    let pdf = one_page(
+        HELVETICA,
+        format!("<< /Length {} >>", content.len()).as_bytes(),
+        content,
+        extra,
+    );
+    read_as(&pdf, Format::Pdf, &Limits::default())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text
+}
+
+#[test]
+fn text_drawn_twice_in_place_is_kept_once() {
+    // Fake bold: the same words drawn again 0.4 pt to the right.
+    let t = page_text(
+        b"BT /F1 12 Tf 72 720 Td (Bold heading) Tj ET BT /F1 12 Tf 72.4 720 Td (Bold heading) Tj ET",
+        &[],
+    );
+    assert_eq!(t.trim(), "Bold heading");
+    // tika: "Text the first time" and "Text the second time" drawn at the
+    // same origin; the shared "Text the " is drawn twice, the rest differs
+    // and is kept whole, not interleaved letter by letter.
+    let t = text("tika-testOverlappingText.pdf");
+    assert_eq!(
+        t.split_whitespace().collect::<Vec<_>>().join(" "),
+        "Text the first time second time"
+    );
+}
+
+#[test]
+fn form_xobjects_are_drawn_where_their_matrix_and_the_ctm_put_them() {
+    // The form draws its label at y 720 in form space; /Matrix moves it down
+    // 200 pt and the `cm` before `Do` another 100: on the page it sits at
+    // y 420, between the two body lines (upstream drew it at 720, on top).
+    let form = b"BT /F1 12 Tf 72 720 Td (Figure label) Tj ET";
+    let mut xobj = format!(
+        "<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Matrix [1 0 0 1 0 -200] \
+         /Resources << /Font << /F1 4 0 R >> >> /Length {} >>\nstream\n",
+        form.len()
+    )
+    .into_bytes();
+    xobj.extend_from_slice(form);
+    xobj.extend_from_slice(b"\nendstream");
+    let content = b"BT /F1 12 Tf 72 700 Td (Body top.) Tj ET q 1 0 0 1 0 -100 cm /Fm Do Q \
+                    BT /F1 12 Tf 72 300 Td (Body bottom.) Tj ET";
+    let mut objs = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> \
+          /XObject << /Fm 6 0 R >> >> /Contents 5 0 R >>"
+            .to_vec(),
+        HELVETICA.to_vec(),
+    ];
+    let mut stream = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
+    stream.extend_from_slice(content);
+    stream.extend_from_slice(b"\nendstream");
+    objs.push(stream);
+    objs.push(xobj);
+    let d = read_as(&build_pdf(&objs), Format::Pdf, &Limits::default()).unwrap();
+    let words: Vec<&str> = d.text.split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["Body", "top.", "Figure", "label", "Body", "bottom."],
+        "{}",
+        d.text
+    );
+}
+
+#[test]
+fn rotated_text_is_laid_out_in_its_own_frame() {
+    // A line turned 90° (running down the page, tops of the glyphs to the
+    // right, so the next line is to its left), then the word "test" set
+    // glyph by glyph at 90° with Helvetica's advances (t 3.336, e 6.672,
+    // s 6.0 at 12 pt) on that next line, then an upright title.
+    let t = page_text(
+        b"BT /F1 12 Tf 0 -1 1 0 100 600 Tm (rotated words here) Tj ET \
+          BT /F1 12 Tf 0 -1 1 0 80 600 Tm (t) Tj 0 -1 1 0 80 596.664 Tm (e) Tj \
+          0 -1 1 0 80 589.992 Tm (s) Tj 0 -1 1 0 80 583.992 Tm (t) Tj ET \
+          BT /F1 12 Tf 72 720 Td (Upright title) Tj ET",
+        &[],
+    );
+    let words: Vec<&str> = t.split_whitespace().collect();
+    assert_eq!(words, ["Upright", "title", "rotated", "words", "here", "test"], "{t}");
+    // pdf.js rotated.pdf: "test" horizontal, at 90° and at 45° (glyph by
+    // glyph), and as four upright letters stacked in a column.
+    let t = text("pdfjs-rotated.pdf");
+    assert_eq!(t.split_whitespace().filter(|w| *w == "test").count(), 3, "{t}");
+}
+
+#[test]
+fn letter_spaced_words_with_space_glyphs_stay_whole() {
+    // 2 pt character spacing at 10 pt (0.2 em between letters); the word
+    // spaces are drawn, so the tracking is not taken for word gaps.
+    let t = page_text(b"BT /F1 10 Tf 2 Tc 72 600 Td (Size of range) Tj ET", &[]);
+    assert_eq!(t.trim(), "Size of range");
+    // Without drawn spaces, gaps are all there is.
+    let t = page_text(b"BT /F1 10 Tf 72 600 Td [(Size) -400 (of) -400 (range)] TJ ET", &[]);
+    assert_eq!(t.trim(), "Size of range");
+}
+
+#[test]
+fn an_exponent_drawn_before_its_base_follows_it() {
+    // "such that" then the exponent 2 (raised 3 pt, at x 127.3), then its
+    // base i (at x 124.5): one run in the stream, out of order on the page.
+    let t = page_text(
+        b"BT /F1 12 Tf 1 0 0 1 72 600 Tm (such that) Tj /F1 7 Tf 1 0 0 1 127.3 603 Tm (2) Tj \
+          /F1 12 Tf 1 0 0 1 124.5 600 Tm (i) Tj ET",
+        &[],
+    );
+    assert_eq!(t.trim(), "such that i2");
+}

@@ -21,6 +21,9 @@ pub(crate) struct Glyph {
     /// Text runs upright (left to right on the page). Rotated and vertical
     /// glyphs are laid out separately in their own frame.
     pub upright: bool,
+    /// Direction of the baseline in page space (y down), in hundredths of
+    /// a degree, -18000..=18000: 9000 runs down the page.
+    pub angle: i16,
 }
 
 /// The glyphs of one page, in content-stream order.
@@ -28,12 +31,6 @@ pub(crate) struct Glyph {
 pub(crate) struct Page {
     pub glyphs: Vec<Glyph>,
     pub text: String,
-}
-
-impl Page {
-    pub fn glyph_text(&self, g: &Glyph) -> &str {
-        &self.text[g.start as usize..g.end as usize]
-    }
 }
 
 /// Why collection stopped early.
@@ -118,6 +115,7 @@ impl OutputDev for Collector {
         }
         // Upright: baseline points right and the glyph is not mirrored.
         let upright = m.m11 > 0.0 && m.m12.abs() < 0.1 * m.m11 && m.m22 < 0.0;
+        let angle = (m.m12.atan2(m.m11).to_degrees() * 100.0).round() as i16;
         let w = (width * font_size.abs() * sx) as f32;
         let w = if w.is_finite() { w.max(0.0) } else { 0.0 };
         let start = self.page.text.len() as u32;
@@ -142,6 +140,7 @@ impl OutputDev for Collector {
             start,
             end,
             upright,
+            angle,
         });
         Ok(())
     }

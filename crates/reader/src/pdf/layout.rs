@@ -11,9 +11,12 @@
 //! 4. *Reading order*: recursive XY-cut over the blocks, vertical cuts first
 //!    (columns), then horizontal cuts; ties in y order.
 //!
-//! Word spaces come from the gap between glyphs (more than 0.15 em, or a
-//! drawn space glyph); a glyph drawn twice at the same place (fake bold) is
-//! kept once.
+//! Word spaces come from the gap between glyphs (more than 0.1 em plus the
+//! line's letter spacing when it draws its own spaces, or a drawn space
+//! glyph); a glyph drawn twice at the same place (fake bold) is kept once,
+//! also when the second copy comes in another chunk. Chunks drawn out of
+//! order are put in page order. Rotated text goes through the same steps
+//! in a frame turned with its baseline (`rotated_blocks`).
 
 use super::collect::{Glyph, Page};
 
@@ -55,19 +58,43 @@ struct Chunk {
 }
 
 pub(crate) fn layout_page(page: &Page) -> PageLayout {
-    let chunks = make_chunks(page);
-    let mut lines = make_lines(page, chunks);
-    lines.retain(|l| !l.text.trim().is_empty());
-    let blocks = make_blocks(lines);
-    let blocks = reading_order(blocks);
+    let view = View {
+        glyphs: &page.glyphs,
+        text: &page.text,
+    };
+    let mut blocks = layout_upright(&view);
+    if page.glyphs.iter().any(|g| !g.upright) {
+        rotated_blocks(&view, &mut blocks);
+    }
     PageLayout { blocks }
 }
 
-fn make_chunks(page: &Page) -> Vec<Chunk> {
+/// Glyphs and the text they index, in one frame (the page, or the page
+/// turned so that a rotated baseline runs left to right).
+struct View<'a> {
+    glyphs: &'a [Glyph],
+    text: &'a str,
+}
+
+impl View<'_> {
+    fn glyph_text(&self, g: &Glyph) -> &str {
+        &self.text[g.start as usize..g.end as usize]
+    }
+}
+
+/// Lays out the upright glyphs of a frame: chunks, lines, blocks, order.
+fn layout_upright(view: &View) -> Vec<Block> {
+    let chunks = make_chunks(view);
+    let mut lines = make_lines(view, chunks);
+    lines.retain(|l| !l.text.trim().is_empty());
+    let blocks = make_blocks(lines);
+    reading_order(blocks)
+}
+
+fn make_chunks(page: &View) -> Vec<Chunk> {
     let mut chunks: Vec<Chunk> = Vec::new();
-    // Rotated text is laid out in its own frame: rotate the page so that its
-    // baseline runs left to right. Only upright text is handled here; other
-    // glyphs are appended as their own chunks in stream order.
+    // Only upright text is handled here: rotated glyphs are laid out in
+    // their own frame by `rotated_blocks`.
     for (i, g) in page.glyphs.iter().enumerate() {
         if !g.upright {
             continue;
@@ -97,43 +124,118 @@ fn make_chunks(page: &Page) -> Vec<Chunk> {
             });
         }
     }
-    rotated_chunks(page, &mut chunks);
     chunks
 }
 
-/// Non-upright glyphs: group consecutive ones into chunks in stream order
-/// and place them after everything else on the page, so their text is kept
-/// (rotated captions, vertical writing) even if the order is approximate.
-fn rotated_chunks(page: &Page, chunks: &mut Vec<Chunk>) {
-    let mut cur: Option<Chunk> = None;
-    let base = chunks.iter().map(|c| c.baseline + c.size).fold(0.0f32, f32::max) + 1000.0;
-    let mut n = 0.0f32;
+/// Rotated text (a landscape table, a caption turned 90°, a word set at
+/// 45°) is laid out like upright text in its own frame: the glyphs of one
+/// baseline direction are turned so that it runs left to right, so lines,
+/// word spaces and blocks come from the same geometry as on an upright
+/// page. Each direction's blocks follow the upright text, in the order
+/// the directions first appear. A glyph alone in its direction (text set
+/// along a curve) is read in stream order, spaced by the distance from the
+/// end of the glyph before it.
+fn rotated_blocks(page: &View, blocks: &mut Vec<Block>) {
+    // Directions in whole degrees, in order of first appearance.
+    let mut groups: Vec<(i32, Vec<u32>)> = Vec::new();
     for (i, g) in page.glyphs.iter().enumerate() {
         if g.upright {
             continue;
         }
-        match cur.as_mut() {
-            Some(c) if c.glyphs.len() < 4096 => {
-                c.glyphs.push(i as u32);
-            }
-            _ => {
-                if let Some(c) = cur.take() {
-                    chunks.push(c);
-                }
-                n += 1.0;
-                cur = Some(Chunk {
-                    glyphs: vec![i as u32],
-                    x0: 0.0,
-                    x1: 1.0,
-                    baseline: base + n * 2.0 * g.size.max(1.0),
-                    size: g.size,
-                });
-            }
+        let key = (i32::from(g.angle) + 18_050).div_euclid(100).rem_euclid(360);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(i as u32),
+            None => groups.push((key, vec![i as u32])),
         }
     }
-    if let Some(c) = cur {
-        chunks.push(c);
+    let mut loose: Vec<u32> = Vec::new();
+    let mut frames: Vec<(u32, Vec<Glyph>)> = Vec::new();
+    for (_, idx) in groups {
+        if idx.len() < 2 {
+            loose.extend(idx);
+            continue;
+        }
+        let first = &page.glyphs[idx[0] as usize];
+        let (sin, cos) = (f32::from(first.angle) / 100.0).to_radians().sin_cos();
+        let turned = idx
+            .iter()
+            .map(|&i| {
+                let g = &page.glyphs[i as usize];
+                Glyph {
+                    x: g.x * cos + g.y * sin,
+                    y: -g.x * sin + g.y * cos,
+                    upright: true,
+                    ..*g
+                }
+            })
+            .collect();
+        frames.push((idx[0], turned));
     }
+    if !loose.is_empty() {
+        loose.sort_unstable();
+        frames.push((loose[0], path_frame(page, &loose)));
+    }
+    frames.sort_by_key(|(first, _)| *first);
+    for (_, glyphs) in frames {
+        let view = View {
+            glyphs: &glyphs,
+            text: page.text,
+        };
+        let mut more = layout_upright(&view);
+        // Below everything so far, left edge at 0: the paragraph and
+        // running-header passes see it as the end of the page.
+        let base = blocks.iter().map(|b| b.bottom).fold(0.0f32, f32::max) + 1000.0;
+        let top = more.iter().map(|b| b.top).fold(f32::INFINITY, f32::min);
+        let left = more.iter().map(|b| b.x0).fold(f32::INFINITY, f32::min);
+        let (dx, dy) = (-left, base - top);
+        for b in &mut more {
+            b.x0 += dx;
+            b.x1 += dx;
+            b.top += dy;
+            b.bottom += dy;
+            for l in &mut b.lines {
+                l.x0 += dx;
+                l.x1 += dx;
+                l.top += dy;
+                l.bottom += dy;
+                l.baseline += dy;
+            }
+        }
+        blocks.extend(more);
+    }
+}
+
+/// Glyphs each alone in their direction, put on synthetic lines in stream
+/// order: a glyph follows the one before at the distance between the end
+/// of that glyph's advance and its own origin; a jump of more than three
+/// ems starts a new line.
+fn path_frame(page: &View, idx: &[u32]) -> Vec<Glyph> {
+    let mut out: Vec<Glyph> = Vec::with_capacity(idx.len());
+    let (mut x, mut y) = (0.0f32, 0.0f32);
+    let mut prev: Option<&Glyph> = None;
+    for &i in idx {
+        let g = &page.glyphs[i as usize];
+        if let Some(p) = prev {
+            let (sin, cos) = (f32::from(p.angle) / 100.0).to_radians().sin_cos();
+            let (ex, ey) = (p.x + p.w * cos, p.y + p.w * sin);
+            let d = ((g.x - ex).powi(2) + (g.y - ey).powi(2)).sqrt();
+            let size = p.size.max(g.size);
+            if d > 3.0 * size || !d.is_finite() {
+                x = 0.0;
+                y += 2.0 * size;
+            } else {
+                x += p.w + d;
+            }
+        }
+        out.push(Glyph {
+            x,
+            y,
+            upright: true,
+            ..*g
+        });
+        prev = Some(g);
+    }
+    out
 }
 
 /// Superscripts and subscripts (footnote marks, exponents): a chunk in a
@@ -170,7 +272,10 @@ fn snap_scripts(chunks: &mut [Chunk]) {
     }
 }
 
-fn make_lines(page: &Page, mut chunks: Vec<Chunk>) -> Vec<Line> {
+fn make_lines(page: &View, mut chunks: Vec<Chunk>) -> Vec<Line> {
+    for c in &mut chunks {
+        order_clusters(page, &mut c.glyphs);
+    }
     snap_scripts(&mut chunks);
     // Merge chunks on one baseline that touch. Sort by baseline then x and
     // sweep; a chunk joins the previous line when baselines agree and the
@@ -184,19 +289,57 @@ fn make_lines(page: &Page, mut chunks: Vec<Chunk>) -> Vec<Line> {
         let b = chunks[band_start].baseline;
         let s = chunks[band_start].size;
         if i > band_start && (chunks[i].baseline - b).abs() > 0.3 * s {
-            merge_band(&mut chunks[band_start..i], &mut merged);
+            merge_band(page, &mut chunks[band_start..i], &mut merged);
             band_start = i;
         }
         i += 1;
     }
     if band_start < chunks.len() {
-        merge_band(&mut chunks[band_start..], &mut merged);
+        merge_band(page, &mut chunks[band_start..], &mut merged);
     }
-    merged.into_iter().map(|c| chunk_to_line(page, c)).collect()
+    let mut gaps = Vec::new();
+    merged.into_iter().map(|c| chunk_to_line(page, c, &mut gaps)).collect()
+}
+
+/// A glyph and the combining marks drawn after it (Thai vowels and tone
+/// marks, accents) stay together, in stream order.
+fn is_mark(t: &str) -> bool {
+    t.chars()
+        .next()
+        .is_some_and(unicode_normalization::char::is_combining_mark)
+}
+
+/// Puts a chunk drawn partly out of order (an exponent drawn before its
+/// base, a formula's pieces in the order the equation editor kept them)
+/// into page order: clusters of a glyph and its combining marks are
+/// sorted by x. Chunks that only move right are left alone.
+fn order_clusters(page: &View, glyphs: &mut Vec<u32>) {
+    let backwards = glyphs.windows(2).any(|w| {
+        let (p, g) = (&page.glyphs[w[0] as usize], &page.glyphs[w[1] as usize]);
+        g.x + 0.5 * g.w < p.x && !is_mark(page.glyph_text(g))
+    });
+    if !backwards {
+        return;
+    }
+    // (x of the cluster's base, first index, end index)
+    let mut clusters: Vec<(f32, usize, usize)> = Vec::new();
+    for (i, &gi) in glyphs.iter().enumerate() {
+        let g = &page.glyphs[gi as usize];
+        match clusters.last_mut() {
+            Some(c) if is_mark(page.glyph_text(g)) => c.2 = i + 1,
+            _ => clusters.push((g.x, i, i + 1)),
+        }
+    }
+    clusters.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let sorted: Vec<u32> = clusters
+        .iter()
+        .flat_map(|&(_, a, b)| glyphs[a..b].iter().copied())
+        .collect();
+    *glyphs = sorted;
 }
 
 /// Merges the touching chunks of one baseline band (sorted by x within).
-fn merge_band(band: &mut [Chunk], out: &mut Vec<Chunk>) {
+fn merge_band(page: &View, band: &mut [Chunk], out: &mut Vec<Chunk>) {
     band.sort_by(|a, b| a.x0.total_cmp(&b.x0));
     let first = out.len();
     for c in band.iter_mut() {
@@ -211,7 +354,11 @@ fn merge_band(band: &mut [Chunk], out: &mut Vec<Chunk>) {
             let last = out.last_mut().expect("non-empty");
             let size = last.size.max(c.size);
             if c.x0 < last.x1 + 0.8 * size {
-                last.glyphs.extend_from_slice(&c.glyphs);
+                if c.x0 < last.x1 - 0.1 * size {
+                    splice(page, &mut last.glyphs, c.glyphs);
+                } else {
+                    last.glyphs.extend_from_slice(&c.glyphs);
+                }
                 last.x1 = last.x1.max(c.x1);
                 if c.size > last.size {
                     last.size = c.size;
@@ -224,7 +371,93 @@ fn merge_band(band: &mut [Chunk], out: &mut Vec<Chunk>) {
     }
 }
 
-fn chunk_to_line(page: &Page, c: Chunk) -> Line {
+/// Lines longer than this are not spliced glyph by glyph (cost bound).
+const MAX_SPLICE: usize = 4096;
+
+/// Adds the glyphs of a chunk that overlaps a line drawn earlier:
+/// - a glyph drawn again where the line already has the same glyph (fake
+///   bold, shadowed or duplicated text) is dropped;
+/// - the rest goes where it is on the page when it fits in a gap of the
+///   line (an exponent or an operator drawn after the formula around it),
+///   else after the line: two different texts drawn over each other are
+///   not interleaved letter by letter.
+fn splice(page: &View, line: &mut Vec<u32>, new: Vec<u32>) {
+    if line.len() > MAX_SPLICE {
+        line.extend(new);
+        return;
+    }
+    let mut by_x: Vec<(f32, u32)> = line.iter().map(|&i| (page.glyphs[i as usize].x, i)).collect();
+    by_x.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let rest: Vec<u32> = new
+        .into_iter()
+        .filter(|&ni| {
+            let g = &page.glyphs[ni as usize];
+            let tol = 0.2 * g.size;
+            let t = page.glyph_text(g);
+            let from = by_x.partition_point(|&(x, _)| x < g.x - tol);
+            !by_x[from..]
+                .iter()
+                .take_while(|&&(x, _)| x <= g.x + tol)
+                .any(|&(_, oi)| {
+                    let o = &page.glyphs[oi as usize];
+                    (o.y - g.y).abs() < tol && page.glyph_text(o) == t
+                })
+        })
+        .collect();
+    let Some(&head) = rest.first() else { return };
+    let centre = |i: u32| {
+        let g = &page.glyphs[i as usize];
+        g.x + 0.5 * g.w
+    };
+    let g0 = &page.glyphs[head as usize];
+    let rx0 = rest.iter().map(|&i| page.glyphs[i as usize].x).fold(g0.x, f32::min);
+    let rx1 = rest
+        .iter()
+        .map(|&i| page.glyphs[i as usize].x + page.glyphs[i as usize].w)
+        .fold(g0.x + g0.w, f32::max);
+    let at = line.iter().position(|&i| centre(i) > rx0).unwrap_or(line.len());
+    let fits = line[..at].iter().all(|&i| centre(i) <= rx0) && line[at..].iter().all(|&i| centre(i) >= rx1);
+    if fits {
+        line.splice(at..at, rest);
+    } else {
+        line.extend(rest);
+    }
+}
+
+/// Letter spacing of a line that draws its word spaces as glyphs: the
+/// median gap between neighbouring letters, at most 0.3 em. Such a line
+/// marks its words itself, so a gap only as wide as the tracking (a chart
+/// label set glyph by glyph, text with wide character spacing) is not a
+/// word space. 0 for a line without space glyphs: there, gaps are all
+/// there is to find words by.
+fn letter_spacing(page: &View, glyphs: &[u32], gaps: &mut Vec<f32>) -> f32 {
+    gaps.clear();
+    let mut spaces = false;
+    let mut prev: Option<&Glyph> = None;
+    let mut size = 0.0f32;
+    for &gi in glyphs {
+        let g = &page.glyphs[gi as usize];
+        if page.glyph_text(g).chars().all(char::is_whitespace) {
+            spaces = true;
+            prev = None;
+            continue;
+        }
+        if let Some(p) = prev {
+            gaps.push((g.x - (p.x + p.w)).max(0.0));
+        }
+        size = size.max(g.size);
+        prev = Some(g);
+    }
+    if !spaces || gaps.len() < 6 {
+        return 0.0;
+    }
+    let mid = gaps.len() / 2;
+    let (_, median, _) = gaps.select_nth_unstable_by(mid, f32::total_cmp);
+    median.min(0.3 * size)
+}
+
+fn chunk_to_line(page: &View, c: Chunk, gaps: &mut Vec<f32>) -> Line {
+    let tracking = letter_spacing(page, &c.glyphs, gaps);
     let mut text = String::new();
     let mut prev: Option<&Glyph> = None;
     let mut prev_text = "";
@@ -240,7 +473,8 @@ fn chunk_to_line(page: &Page, c: Chunk) -> Line {
             }
             let gap = g.x - (p.x + p.w);
             let is_space = t.chars().all(char::is_whitespace);
-            if !is_space && !text.ends_with(' ') && (gap > 0.1 * g.size.min(p.size) || g.x + 0.5 * g.w < p.x) {
+            if !is_space && !text.ends_with(' ') && (gap > tracking + 0.1 * g.size.min(p.size) || g.x + 0.5 * g.w < p.x)
+            {
                 text.push(' ');
             }
         }

@@ -1733,7 +1733,7 @@ impl<'a> Processor<'a> {
         output_doc_inner(page_num, page_id, doc, self, output, &EMPTY_RESOURCES)
     }
 
-    fn process_stream(&mut self, doc: &'a Document, content: Vec<u8>, resources: &'a Dictionary, media_box: &MediaBox, output: &mut dyn OutputDev, page_num: u32) -> Result<(), OutputError> {
+    fn process_stream(&mut self, doc: &'a Document, content: Vec<u8>, resources: &'a Dictionary, media_box: &MediaBox, output: &mut dyn OutputDev, page_num: u32, ctm: Transform) -> Result<(), OutputError> {
         let mut lexer = super::content::Lexer::new(&content);
         let mut operands: Vec<Object> = Vec::new();
         let mut gs: GraphicsState = GraphicsState {
@@ -1752,7 +1752,9 @@ impl<'a> Processor<'a> {
             stroke_color: Vec::new(),
             stroke_colorspace: ColorSpace::DeviceGray,
             line_width: 1.,
-            ctm: Transform2D::identity(),
+            // A form XObject starts from the CTM of its `Do` (upstream
+            // restarted from the identity, misplacing every figure's text).
+            ctm,
             smask: None
         };
         //let mut ts = &mut gs.ts;
@@ -2050,7 +2052,22 @@ impl<'a> Processor<'a> {
                     let xf: &Stream = get(&doc, xobject, name);
                     let resources = maybe_get_obj(&doc, &xf.dict, b"Resources").and_then(|n| n.as_dict().ok()).unwrap_or(resources);
                     let contents = get_contents(xf);
-                    self.process_stream(&doc, contents, resources, &media_box, output, page_num)?;
+                    // The form's /Matrix maps form space into the space of the `Do`.
+                    let matrix = maybe_get_obj(&doc, &xf.dict, b"Matrix")
+                        .and_then(|m| m.as_array().ok())
+                        .filter(|a| a.len() == 6)
+                        .and_then(|a| {
+                            let v: Vec<f64> = a.iter().filter_map(|o| match maybe_deref(&doc, o) {
+                                &Object::Integer(i) => Some(i as f64),
+                                &Object::Real(f) => Some(f.into()),
+                                _ => None,
+                            }).collect();
+                            (v.len() == 6).then(|| Transform2D::row_major(v[0], v[1], v[2], v[3], v[4], v[5]))
+                        })
+                        .filter(|m| [m.m11, m.m12, m.m21, m.m22, m.m31, m.m32].iter().all(|v| v.is_finite()))
+                        .unwrap_or_else(Transform2D::identity);
+                    let ctm = gs.ctm.pre_transform(&matrix);
+                    self.process_stream(&doc, contents, resources, &media_box, output, page_num, ctm)?;
                 }
                 _ => { dlog!("unknown operation {:?}", operation); }
 
@@ -2099,7 +2116,7 @@ fn output_doc_inner<'a>(page_num: u32, object_id: ObjectId, doc: &'a Document, p
     let art_box = get::<Option<Vec<f64>>>(&doc, page_dict, b"ArtBox")
         .map(|x| (x[0], x[1], x[2], x[3]));
     output.begin_page(page_num, &media_box, art_box)?;
-    p.process_stream(&doc, doc.get_page_content(object_id).unwrap(), resources, &media_box, output, page_num)?;
+    p.process_stream(&doc, doc.get_page_content(object_id).unwrap(), resources, &media_box, output, page_num, Transform2D::identity())?;
     output.end_page()?;
     Ok(())
 }
