@@ -28,7 +28,7 @@ fn main() {
         } else {
             nlp::ner::O
         };
-        nlp::ner::features(&seq, &stats, i, p, &mut feats);
+        nlp::ner::features(&seq, &stats, model.classes.as_deref(), i, p, &mut feats);
         let s = model.scores(&feats);
         let ctx = words[i.saturating_sub(4)..(i + 4).min(words.len())].join(" ");
         println!(

@@ -19,7 +19,9 @@
 //! those books. Then it fits on all books and writes `--out`.
 
 use nlp::ner::{self, DocStats, Seq, Trainer, Votes};
+use nlp::wordclass::{FitParams, WordClasses};
 use std::collections::HashSet;
+use std::sync::Arc;
 
 struct Book {
     name: String,
@@ -141,13 +143,28 @@ struct Cfg {
     o_penalty2: f32,
     /// inner folds for the second pass's out-of-fold votes (0: one pass)
     stack: usize,
+    /// word classes fitted on the training books' full texts (`k` 0: none)
+    classes: FitParams,
+}
+
+/// Word classes from the books' whole texts (labels unused), or none.
+fn classes_of(books: &[&Book], cfg: &Cfg) -> Option<Arc<WordClasses>> {
+    if cfg.classes.k == 0 {
+        return None;
+    }
+    let texts: Vec<&str> = books.iter().map(|b| b.orig.as_str()).collect();
+    let t = std::time::Instant::now();
+    let c = WordClasses::fit(&texts, &cfg.classes);
+    eprintln!("word classes: {} words in {:.1} s", c.len(), t.elapsed().as_secs_f32());
+    Some(Arc::new(c))
 }
 
 /// Both passes: the first on the books, the second on the first pass's votes,
 /// each book's votes from a first pass that never saw that book (so the
 /// second pass learns how reliable the votes are on unseen books).
 fn fit(books: &[&Book], cfg: Cfg) -> ner::Model {
-    let mut m = quantize(train(books, None, cfg), cfg.prune);
+    let cls = classes_of(books, &cfg);
+    let mut m = quantize(train(books, None, cfg, cls.clone()), cfg.prune);
     m.o_penalty = cfg.o_penalty;
     if cfg.stack > 1 {
         let k = cfg.stack;
@@ -159,7 +176,7 @@ fn fit(books: &[&Book], cfg: Cfg) -> ner::Model {
                 .filter(|(i, _)| i % k != j)
                 .map(|x| *x.1)
                 .collect();
-            let mut mj = quantize(train(&tr, None, cfg), cfg.prune);
+            let mut mj = quantize(train(&tr, None, cfg, cls.clone()), cfg.prune);
             mj.o_penalty = cfg.o_penalty;
             for (i, b) in books.iter().enumerate() {
                 if i % k == j {
@@ -168,9 +185,12 @@ fn fit(books: &[&Book], cfg: Cfg) -> ner::Model {
             }
         }
         let votes: Vec<Votes> = votes.into_iter().map(|v| v.unwrap_or_default()).collect();
-        let mut second = quantize(train(books, Some(&votes), cfg), cfg.prune);
+        let mut second = quantize(train(books, Some(&votes), cfg, cls.clone()), cfg.prune);
         second.o_penalty = cfg.o_penalty2;
+        second.classes = None;
         m.second = Some(Box::new(second));
+        // the outer model carries the classes for both passes
+        m = quantize(m, cfg.prune);
     }
     m
 }
@@ -180,9 +200,10 @@ fn quantize(m: ner::Model, prune: f32) -> ner::Model {
     ner::Model::from_bytes(&m.to_bytes(prune))
 }
 
-fn train(books: &[&Book], votes: Option<&[Votes]>, cfg: Cfg) -> ner::Model {
+fn train(books: &[&Book], votes: Option<&[Votes]>, cfg: Cfg, cls: Option<Arc<WordClasses>>) -> ner::Model {
     let epochs = cfg.epochs;
     let mut tr = Trainer::new();
+    tr.model.classes = cls;
     let mut order: Vec<usize> = (0..books.len()).collect();
     let mut rng = 0x2545F4914F6CDD1Du64;
     for _ in 0..epochs {
@@ -262,6 +283,14 @@ fn main() {
         o_penalty,
         o_penalty2: arg("--o-penalty2", &o_penalty.to_string()).parse().unwrap_or(o_penalty),
         stack: arg("--stack", "0").parse().unwrap_or(0),
+        classes: FitParams {
+            k: arg("--classes", "256").parse().unwrap_or(256),
+            k_coarse: arg("--coarse", "32").parse().unwrap_or(32),
+            min_count: arg("--min-count", "10").parse().unwrap_or(10),
+            min_books: arg("--min-books", "10").parse().unwrap_or(10),
+            n_ctx: arg("--ctx", "600").parse().unwrap_or(600),
+            ..FitParams::default()
+        },
     };
     let list = std::fs::read_to_string(format!("{dir}/train-books.txt")).expect("train-books.txt");
     let books: Vec<Book> = list

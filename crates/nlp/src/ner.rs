@@ -19,7 +19,9 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+use crate::wordclass::WordClasses;
 
 /// A hasher for keys that are already hashes.
 #[derive(Default, Clone, Copy)]
@@ -401,13 +403,21 @@ pub const B: u8 = 1;
 pub const I: u8 = 2;
 
 /// Feature hashes of token `i` given the previous tag.
-pub fn features(seq: &Seq, stats: &DocStats, i: usize, prev: u8, out: &mut Vec<u64>) {
-    features_with(seq, stats, None, i, prev, out)
+pub fn features(seq: &Seq, stats: &DocStats, cls: Option<&WordClasses>, i: usize, prev: u8, out: &mut Vec<u64>) {
+    features_with(seq, stats, cls, None, i, prev, out)
 }
 
 /// [`features`], plus the second pass's book-level votes of the first pass
 /// (how often the same word was tagged a name elsewhere in the book).
-pub fn features_with(seq: &Seq, stats: &DocStats, votes: Option<&Votes>, i: usize, prev: u8, out: &mut Vec<u64>) {
+pub fn features_with(
+    seq: &Seq,
+    stats: &DocStats,
+    cls: Option<&WordClasses>,
+    votes: Option<&Votes>,
+    i: usize,
+    prev: u8,
+    out: &mut Vec<u64>,
+) {
     out.clear();
     let w = |k: isize| -> &str {
         let j = i as isize + k;
@@ -484,6 +494,18 @@ pub fn features_with(seq: &Seq, stats: &DocStats, votes: Option<&Votes>, i: usiz
     out.push(mix(mix(tmpl(70), g), st));
     out.push(mix(mix(tmpl(71), g), b0));
     out.push(mix(mix(mix(tmpl(72), g), dp), st));
+    if let Some(cls) = cls {
+        // word classes fitted on unlabelled novels (see `wordclass`)
+        let (f0, c0) = cls.get(w0);
+        let (fp, cp) = cls.get(w(-1));
+        let (fnx, cn) = cls.get(w(1));
+        let h16 = |h: u64, v: u16| mix(mix(h, (v >> 8) as u8), v as u8);
+        out.push(mix(h16(tmpl(80), f0), st));
+        out.push(mix(mix(tmpl(81), c0), b0));
+        out.push(h16(tmpl(82), fp));
+        out.push(h16(tmpl(83), fnx));
+        out.push(mix(mix(mix(tmpl(84), cp), c0), cn));
+    }
     if let Some(v) = votes {
         let v0 = v.bucket(w0);
         let vp = v.bucket(w(-1));
@@ -563,6 +585,8 @@ pub struct Model {
     /// The second pass: weights over the same features plus the first pass's
     /// book-level [`Votes`] (stacking). `None`: one pass.
     pub second: Option<Box<Model>>,
+    /// The word classes the weights refer to (shared by both passes).
+    pub classes: Option<Arc<WordClasses>>,
 }
 
 impl Model {
@@ -582,6 +606,23 @@ impl Model {
     /// Serialises one pass (`NER2`), or both (`NER3`, the length of the first
     /// pass's bytes, then each pass as `NER2`).
     pub fn to_bytes(&self, prune: f32) -> Vec<u8> {
+        let weights = self.weight_bytes(prune);
+        match &self.classes {
+            None => weights,
+            Some(c) => {
+                // `NERC`, the length of the classes' bytes, the classes, then the weights
+                let cb = c.to_bytes();
+                let mut out = Vec::with_capacity(8 + cb.len() + weights.len());
+                out.extend_from_slice(b"NERC");
+                out.extend_from_slice(&(cb.len() as u32).to_le_bytes());
+                out.extend_from_slice(&cb);
+                out.extend_from_slice(&weights);
+                out
+            }
+        }
+    }
+
+    fn weight_bytes(&self, prune: f32) -> Vec<u8> {
         match &self.second {
             None => self.pass_bytes(prune),
             Some(s) => {
@@ -629,6 +670,19 @@ impl Model {
 
     /// Parses [`Model::to_bytes`] output; a malformed file gives an empty model.
     pub fn from_bytes(b: &[u8]) -> Model {
+        if b.len() >= 8 && &b[..4] == b"NERC" {
+            let n = u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as usize;
+            let Some(cls) = b.get(8..8usize.saturating_add(n)).and_then(WordClasses::from_bytes) else {
+                return Model::default();
+            };
+            let cls = Arc::new(cls);
+            let mut m = Model::from_bytes(&b[8 + n..]);
+            if let Some(s) = m.second.as_mut() {
+                s.classes = Some(cls.clone());
+            }
+            m.classes = Some(cls);
+            return m;
+        }
         if b.len() >= 8 && &b[..4] == b"NER3" {
             let n = u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as usize;
             let Some(first) = b.get(8..8 + n) else {
@@ -726,7 +780,7 @@ pub fn decode(model: &Model, seq: &Seq, stats: &DocStats, votes: Option<&Votes>)
             continue;
         }
         let p = if prev_i.wrapping_add(1) == i { prev } else { O };
-        features_with(seq, stats, votes, i, p, &mut feats);
+        features_with(seq, stats, model.classes.as_deref(), votes, i, p, &mut feats);
         let mut s = model.scores(&feats);
         s[O as usize] -= model.o_penalty;
         let mut best = O;
@@ -875,7 +929,7 @@ impl Trainer {
             self.step += 1;
             let adj = prev_i.wrapping_add(1) == i;
             let p = if adj { prev } else { O };
-            features_with(seq, stats, votes, i, p, &mut feats);
+            features_with(seq, stats, self.model.classes.as_deref(), votes, i, p, &mut feats);
             let s = self.model.scores(&feats);
             let mut best = O;
             let mut bs = f32::NEG_INFINITY;
