@@ -33,6 +33,21 @@ pub(crate) struct Page {
     pub text: String,
 }
 
+/// When the work on a document must stop: the time budget's deadline, or
+/// the caller gave up waiting (it sets `cancel`). Checked cooperatively by
+/// every long loop of the PDF reader, so its thread ends soon after.
+#[derive(Clone, Debug)]
+pub(crate) struct Budget {
+    pub deadline: Instant,
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Budget {
+    pub fn spent(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed) || Instant::now() >= self.deadline
+    }
+}
+
 /// Why collection stopped early.
 pub(crate) const STOP_DEADLINE: &str = "time_budget";
 pub(crate) const STOP_GLYPHS: &str = "glyphs";
@@ -41,8 +56,7 @@ pub(crate) const STOP_GLYPHS: &str = "glyphs";
 pub(crate) struct Collector {
     pub page: Page,
     flip: Transform,
-    deadline: Instant,
-    cancel: Arc<AtomicBool>,
+    pub budget: Budget,
     /// Glyphs left before the collector refuses more (memory bound).
     pub glyph_budget: usize,
     pub stopped: Option<&'static str>,
@@ -50,12 +64,11 @@ pub(crate) struct Collector {
 }
 
 impl Collector {
-    pub fn new(deadline: Instant, cancel: Arc<AtomicBool>, glyph_budget: usize) -> Self {
+    pub fn new(budget: Budget, glyph_budget: usize) -> Self {
         Collector {
             page: Page::default(),
             flip: Transform::identity(),
-            deadline,
-            cancel,
+            budget,
             glyph_budget,
             stopped: None,
             counter: 0,
@@ -95,8 +108,7 @@ impl OutputDev for Collector {
         text: &str,
     ) -> Result<(), OutputError> {
         self.counter = self.counter.wrapping_add(1);
-        if self.counter.is_multiple_of(1024) && (self.cancel.load(Ordering::Relaxed) || Instant::now() >= self.deadline)
-        {
+        if self.counter.is_multiple_of(1024) && self.budget.spent() {
             return Err(self.stop(STOP_DEADLINE));
         }
         if self.glyph_budget == 0 {
@@ -155,5 +167,13 @@ impl OutputDev for Collector {
 
     fn end_line(&mut self) -> Result<(), OutputError> {
         Ok(())
+    }
+
+    fn should_stop(&mut self) -> bool {
+        if self.budget.spent() {
+            self.stopped = Some(STOP_DEADLINE);
+            return true;
+        }
+        false
     }
 }

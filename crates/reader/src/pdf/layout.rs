@@ -18,7 +18,7 @@
 //! order are put in page order. Rotated text goes through the same steps
 //! in a frame turned with its baseline (`rotated_blocks`).
 
-use super::collect::{Glyph, Page};
+use super::collect::{Budget, Glyph, Page};
 
 /// One line of text on a page.
 #[derive(Debug, Clone)]
@@ -57,16 +57,17 @@ struct Chunk {
     size: f32,
 }
 
-pub(crate) fn layout_page(page: &Page) -> PageLayout {
+/// Lays out one page; `None` if the time budget ran out meanwhile.
+pub(crate) fn layout_page(page: &Page, budget: &Budget) -> Option<PageLayout> {
     let view = View {
         glyphs: &page.glyphs,
         text: &page.text,
     };
-    let mut blocks = layout_upright(&view);
+    let mut blocks = layout_upright(&view, budget)?;
     if page.glyphs.iter().any(|g| !g.upright) {
-        rotated_blocks(&view, &mut blocks);
+        rotated_blocks(&view, &mut blocks, budget)?;
     }
-    PageLayout { blocks }
+    Some(PageLayout { blocks })
 }
 
 /// Glyphs and the text they index, in one frame (the page, or the page
@@ -83,12 +84,12 @@ impl View<'_> {
 }
 
 /// Lays out the upright glyphs of a frame: chunks, lines, blocks, order.
-fn layout_upright(view: &View) -> Vec<Block> {
+fn layout_upright(view: &View, budget: &Budget) -> Option<Vec<Block>> {
     let chunks = make_chunks(view);
-    let mut lines = make_lines(view, chunks);
+    let mut lines = make_lines(view, chunks, budget)?;
     lines.retain(|l| !l.text.trim().is_empty());
     let blocks = make_blocks(lines);
-    reading_order(blocks)
+    Some(reading_order(blocks))
 }
 
 fn make_chunks(page: &View) -> Vec<Chunk> {
@@ -135,7 +136,7 @@ fn make_chunks(page: &View) -> Vec<Chunk> {
 /// the directions first appear. A glyph alone in its direction (text set
 /// along a curve) is read in stream order, spaced by the distance from the
 /// end of the glyph before it.
-fn rotated_blocks(page: &View, blocks: &mut Vec<Block>) {
+fn rotated_blocks(page: &View, blocks: &mut Vec<Block>, budget: &Budget) -> Option<()> {
     // Directions in whole degrees, in order of first appearance.
     let mut groups: Vec<(i32, Vec<u32>)> = Vec::new();
     for (i, g) in page.glyphs.iter().enumerate() {
@@ -181,7 +182,7 @@ fn rotated_blocks(page: &View, blocks: &mut Vec<Block>) {
             glyphs: &glyphs,
             text: page.text,
         };
-        let mut more = layout_upright(&view);
+        let mut more = layout_upright(&view, budget)?;
         // Below everything so far, left edge at 0: the paragraph and
         // running-header passes see it as the end of the page.
         let base = blocks.iter().map(|b| b.bottom).fold(0.0f32, f32::max) + 1000.0;
@@ -203,6 +204,7 @@ fn rotated_blocks(page: &View, blocks: &mut Vec<Block>) {
         }
         blocks.extend(more);
     }
+    Some(())
 }
 
 /// Glyphs each alone in their direction, put on synthetic lines in stream
@@ -241,11 +243,15 @@ fn path_frame(page: &View, idx: &[u32]) -> Vec<Glyph> {
 /// Superscripts and subscripts (footnote marks, exponents): a chunk in a
 /// smaller size next to a larger one, raised or lowered a little, is moved
 /// onto its neighbour's baseline so it joins that line.
-fn snap_scripts(chunks: &mut [Chunk]) {
+fn snap_scripts(chunks: &mut [Chunk], budget: &Budget) -> Option<()> {
     if chunks.len() > 20_000 {
-        return;
+        return Some(());
     }
     for i in 0..chunks.len() {
+        // Quadratic: up to 4·10⁸ steps on a page of tiny chunks.
+        if i % 256 == 255 && budget.spent() {
+            return None;
+        }
         let (cs, cb, cx0, cx1) = (chunks[i].size, chunks[i].baseline, chunks[i].x0, chunks[i].x1);
         let mut best: Option<(usize, f32)> = None;
         for (j, h) in chunks.iter().enumerate() {
@@ -270,13 +276,14 @@ fn snap_scripts(chunks: &mut [Chunk]) {
             chunks[i].baseline = chunks[j].baseline;
         }
     }
+    Some(())
 }
 
-fn make_lines(page: &View, mut chunks: Vec<Chunk>) -> Vec<Line> {
+fn make_lines(page: &View, mut chunks: Vec<Chunk>, budget: &Budget) -> Option<Vec<Line>> {
     for c in &mut chunks {
         order_clusters(page, &mut c.glyphs);
     }
-    snap_scripts(&mut chunks);
+    snap_scripts(&mut chunks, budget)?;
     // Merge chunks on one baseline that touch. Sort by baseline then x and
     // sweep; a chunk joins the previous line when baselines agree and the
     // gap is small.
@@ -298,7 +305,7 @@ fn make_lines(page: &View, mut chunks: Vec<Chunk>) -> Vec<Line> {
         merge_band(page, &mut chunks[band_start..], &mut merged);
     }
     let mut gaps = Vec::new();
-    merged.into_iter().map(|c| chunk_to_line(page, c, &mut gaps)).collect()
+    Some(merged.into_iter().map(|c| chunk_to_line(page, c, &mut gaps)).collect())
 }
 
 /// A glyph and the combining marks drawn after it (Thai vowels and tone

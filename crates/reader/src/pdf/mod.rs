@@ -30,8 +30,13 @@
 //! `pdf-extract` and `lopdf` can panic on malformed files, so the work runs
 //! under `catch_unwind`, page by page (one bad page costs that page, not the
 //! document). It runs on a worker thread: if the time budget runs out the
-//! caller gets [`Error::Limit`] at once and the worker is told to stop (it
-//! checks a flag for every glyph it receives). Before interpretation we
+//! caller gets [`Error::Limit`] at once and the worker is cancelled. The
+//! worker checks the budget (deadline or cancel flag, `collect::Budget`)
+//! cooperatively: between the steps, while inflating streams, every 4096
+//! content-stream operations (forms included, so a page that draws no
+//! text stops too), every 1024 glyphs and in the quadratic layout pass;
+//! only one lopdf call (loading or repairing the file) runs to its end.
+//! Before interpretation we
 //! bound what could blow up: the decompressed size of every Flate stream
 //! (bombs), the nesting and cycles of form XObjects (pdf-extract recurses
 //! into them without a guard, and a stack overflow cannot be caught), and
@@ -51,7 +56,7 @@ mod structure;
 mod text;
 
 use crate::{Document, Error, Format, Limits};
-use collect::{Collector, STOP_DEADLINE};
+use collect::{Budget, Collector, STOP_DEADLINE};
 use engine::{Dictionary, Object, ObjectId};
 use std::collections::HashMap;
 use std::io::Read;
@@ -84,28 +89,50 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits, deadline: Instant) -> Result<D
             limits.max_input_bytes
         )));
     }
-    let cancel = Arc::new(AtomicBool::new(false));
+    let budget = Budget {
+        deadline,
+        cancel: Arc::new(AtomicBool::new(false)),
+    };
+    match start(bytes, limits, &budget) {
+        Some((rx, _worker)) => wait(&rx, limits, &budget),
+        None => guarded(bytes, limits, &budget),
+    }
+}
+
+type Outcome = Result<Document, Error>;
+
+/// Starts the worker thread (`None` if no thread could be made).
+fn start(
+    bytes: &[u8],
+    limits: &Limits,
+    budget: &Budget,
+) -> Option<(mpsc::Receiver<Outcome>, std::thread::JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel();
     let data = bytes.to_vec();
     let worker_limits = limits.clone();
-    let worker_cancel = cancel.clone();
-    let spawned = std::thread::Builder::new()
+    let worker_budget = budget.clone();
+    let handle = std::thread::Builder::new()
         .name("pdf-reader".into())
         // Deeply nested objects recurse in the parser; give it room.
         .stack_size(64 << 20)
         .spawn(move || {
-            let r = guarded(&data, &worker_limits, deadline, &worker_cancel);
+            let r = guarded(&data, &worker_limits, &worker_budget);
             let _ = tx.send(r);
-        });
-    if spawned.is_err() {
-        return guarded(bytes, limits, deadline, &cancel);
-    }
-    // Give the worker a moment past the deadline to report the limit itself.
-    let wait = deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(500);
+        })
+        .ok()?;
+    Some((rx, handle))
+}
+
+/// Waits for the worker until the deadline (and a moment past it, for the
+/// worker to report the limit itself). On time out the worker is
+/// cancelled: every long loop checks the budget, so it stops soon after
+/// (only a single lopdf call, such as loading the file, runs to its end).
+fn wait(rx: &mpsc::Receiver<Outcome>, limits: &Limits, budget: &Budget) -> Outcome {
+    let wait = budget.deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(500);
     match rx.recv_timeout(wait) {
         Ok(r) => r,
         Err(mpsc::RecvTimeoutError::Timeout) => {
-            cancel.store(true, Ordering::Relaxed);
+            budget.cancel.store(true, Ordering::Relaxed);
             Err(time_limit(limits))
         }
         Err(mpsc::RecvTimeoutError::Disconnected) => Err(corrupt("the PDF reader stopped")),
@@ -119,8 +146,8 @@ fn time_limit(limits: &Limits) -> Error {
     ))
 }
 
-fn guarded(bytes: &[u8], limits: &Limits, deadline: Instant, cancel: &Arc<AtomicBool>) -> Result<Document, Error> {
-    match catch_unwind(AssertUnwindSafe(|| extract(bytes, limits, deadline, cancel))) {
+fn guarded(bytes: &[u8], limits: &Limits, budget: &Budget) -> Outcome {
+    match catch_unwind(AssertUnwindSafe(|| extract(bytes, limits, budget))) {
         Ok(r) => r,
         Err(p) => Err(corrupt(format!("the PDF parser failed: {}", panic_message(&*p)))),
     }
@@ -136,7 +163,16 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-fn extract(bytes: &[u8], limits: &Limits, deadline: Instant, cancel: &Arc<AtomicBool>) -> Result<Document, Error> {
+fn extract(bytes: &[u8], limits: &Limits, budget: &Budget) -> Outcome {
+    // Between the steps that cannot be interrupted (lopdf), the budget is
+    // checked; the steps that loop check it themselves.
+    let check = || {
+        if budget.spent() {
+            Err(time_limit(limits))
+        } else {
+            Ok(())
+        }
+    };
     if !bytes.windows(5).take(1024).any(|w| w == b"%PDF-") {
         return Err(corrupt("no %PDF header"));
     }
@@ -149,6 +185,7 @@ fn extract(bytes: &[u8], limits: &Limits, deadline: Instant, cancel: &Arc<Atomic
         }
         None => bytes,
     };
+    check()?;
     let mut doc = match load(bytes) {
         Ok(d) if !d.get_pages().is_empty() => d,
         Err(Error::Encrypted) => return Err(Error::Encrypted),
@@ -157,6 +194,7 @@ fn extract(bytes: &[u8], limits: &Limits, deadline: Instant, cancel: &Arc<Atomic
             if first.is_ok() && find_bytes(bytes, b"/Encrypt") {
                 return Err(Error::Encrypted);
             }
+            check()?;
             match repair::rebuild_xref(bytes).map(|b| load(&b)) {
                 Some(Ok(d)) if !d.get_pages().is_empty() => {
                     warnings.push("the cross-reference table was broken and has been rebuilt".into());
@@ -171,13 +209,14 @@ fn extract(bytes: &[u8], limits: &Limits, deadline: Instant, cancel: &Arc<Atomic
             }
         }
     };
-    check_streams(&doc, limits, bytes.len())?;
+    check()?;
+    check_streams(&doc, limits, bytes.len(), budget)?;
     drop_image_data(&mut doc);
 
     let page_ids: Vec<ObjectId> = doc.get_pages().into_values().collect();
     let page_tops: Vec<f32> = page_ids.iter().map(|&id| page_top(&doc, id)).collect();
-    let mut results = read_pages(&doc, &page_ids, deadline, cancel);
-    retry_bad_pages(&mut doc, &page_ids, &mut results, deadline, cancel, &mut warnings);
+    let mut results = read_pages(&doc, &page_ids, budget);
+    retry_bad_pages(&mut doc, &page_ids, &mut results, budget, &mut warnings);
     let mut layouts = Vec::with_capacity(page_ids.len());
     let mut bad_pages = 0usize;
     for (i, r) in results.into_iter().enumerate() {
@@ -207,6 +246,7 @@ fn extract(bytes: &[u8], limits: &Limits, deadline: Instant, cancel: &Arc<Atomic
         )));
     }
     warnings.truncate(20);
+    check()?;
 
     let body = text::body_size(&layouts);
     let dropped = text::drop_running_lines(&mut layouts, body);
@@ -217,6 +257,7 @@ fn extract(bytes: &[u8], limits: &Limits, deadline: Instant, cancel: &Arc<Atomic
     }
     let mut paras = text::paragraphs(&layouts);
     drop(layouts);
+    check()?;
     let lex = text::Lexicon::new(&paras);
     let text = text::render(&mut paras, &lex);
     drop(lex);
@@ -278,12 +319,7 @@ enum PageResult {
 /// Interprets and lays out all pages, on up to four threads (pages are
 /// independent; each thread keeps its own font cache). Results come back
 /// in page order.
-fn read_pages(
-    doc: &engine::Document,
-    page_ids: &[ObjectId],
-    deadline: Instant,
-    cancel: &Arc<AtomicBool>,
-) -> Vec<PageResult> {
+fn read_pages(doc: &engine::Document, page_ids: &[ObjectId], budget: &Budget) -> Vec<PageResult> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -296,14 +332,14 @@ fn read_pages(
     let work = || {
         let mut out: Vec<(usize, PageResult)> = Vec::new();
         let mut form_cache: HashMap<ObjectId, Vec<Vec<u8>>> = HashMap::new();
-        let mut collector = Collector::new(deadline, cancel.clone(), MAX_GLYPHS_PER_PAGE);
+        let mut collector = Collector::new(budget.clone(), MAX_GLYPHS_PER_PAGE);
         let mut engine = engine::Processor::new();
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             if i >= page_ids.len() {
                 break;
             }
-            if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) || Instant::now() >= deadline {
+            if stop.load(Ordering::Relaxed) || budget.spent() {
                 out.push((i, PageResult::Deadline));
                 break;
             }
@@ -369,8 +405,7 @@ fn retry_bad_pages(
     doc: &mut engine::Document,
     page_ids: &[ObjectId],
     results: &mut [PageResult],
-    deadline: Instant,
-    cancel: &Arc<AtomicBool>,
+    budget: &Budget,
     warnings: &mut Vec<String>,
 ) {
     let bad: Vec<usize> = results
@@ -399,12 +434,12 @@ fn retry_bad_pages(
     if changed == 0 {
         return;
     }
-    let mut collector = Collector::new(deadline, cancel.clone(), MAX_GLYPHS_PER_PAGE);
+    let mut collector = Collector::new(budget.clone(), MAX_GLYPHS_PER_PAGE);
     let mut form_cache = HashMap::new();
     let doc = &*doc;
     let mut engine = engine::Processor::new();
     for i in bad {
-        if Instant::now() >= deadline {
+        if budget.spent() {
             return;
         }
         let r = read_page(
@@ -459,7 +494,9 @@ fn read_page<'a>(
         (Ok(Err(e)), None) => Some(format!("{e:?}")),
         (Err(p), None) => Some(format!("unreadable ({})", panic_message(&*p))),
     };
-    let layout = layout::layout_page(&collector.page);
+    let Some(layout) = layout::layout_page(&collector.page, &collector.budget) else {
+        return PageResult::Deadline;
+    };
     match why {
         None => PageResult::Done(layout),
         Some(w) => PageResult::Bad(layout, w),
@@ -547,7 +584,7 @@ fn drop_image_data(doc: &mut engine::Document) {
 
 /// Bounds decompression: every Flate stream that is not an image is
 /// inflated into a sink, and the total and per-stream sizes are capped.
-fn check_streams(doc: &engine::Document, limits: &Limits, input_len: usize) -> Result<(), Error> {
+fn check_streams(doc: &engine::Document, limits: &Limits, input_len: usize, budget: &Budget) -> Result<(), Error> {
     // One stream is held in memory at a time while pages are read, so a
     // single stream may not be far larger than the file (memory stays in
     // proportion to the input); the total is the configured limit.
@@ -573,7 +610,12 @@ fn check_streams(doc: &engine::Document, limits: &Limits, input_len: usize) -> R
         }
         let mut dec = flate2::read::ZlibDecoder::new(&s.content[..]);
         let mut n = 0u64;
+        let mut reads = 0u32;
         loop {
+            reads = reads.wrapping_add(1);
+            if reads.is_multiple_of(64) && budget.spent() {
+                return Err(time_limit(limits));
+            }
             match dec.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(k) => {
@@ -693,6 +735,68 @@ mod tests {
         assert_eq!(
             do_names(b"q /Fm1 Do Q\n/Im2 Do /Fm1 Do"),
             vec![b"Fm1".to_vec(), b"Im2".to_vec()]
+        );
+    }
+
+    /// One page that draws a form 20,000 times; the form strokes 10,000
+    /// lines and no text (about 20 s of interpretation, and no glyph for
+    /// the collector to check the budget on).
+    fn slow_pdf() -> Vec<u8> {
+        let page = "/X Do\n".repeat(20_000);
+        let form = "0 0 m 1 1 l S\n".repeat(10_000);
+        let objs = [
+            "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".into(),
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R \
+             /Resources << /XObject << /X 5 0 R >> >> >>"
+                .into(),
+            format!("<< /Length {} >>\nstream\n{page}\nendstream", page.len()),
+            format!(
+                "<< /Type /XObject /Subtype /Form /BBox [0 0 10 10] /Length {} >>\nstream\n{form}\nendstream",
+                form.len()
+            ),
+        ];
+        let mut pdf = String::from("%PDF-1.4\n");
+        let mut offsets = Vec::new();
+        for (i, o) in objs.iter().enumerate() {
+            offsets.push(pdf.len());
+            pdf += &format!("{} 0 obj\n{o}\nendobj\n", i + 1);
+        }
+        let xref = pdf.len();
+        pdf += &format!("xref\n0 {}\n0000000000 65535 f \n", objs.len() + 1);
+        for o in offsets {
+            pdf += &format!("{o:010} 00000 n \n");
+        }
+        pdf += &format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objs.len() + 1
+        );
+        pdf.into_bytes()
+    }
+
+    #[test]
+    fn the_worker_stops_soon_after_the_time_budget() {
+        let limits = Limits {
+            time_budget: Duration::from_millis(300),
+            ..Limits::default()
+        };
+        let budget = Budget {
+            deadline: Instant::now() + limits.time_budget,
+            cancel: Arc::new(AtomicBool::new(false)),
+        };
+        let (rx, worker) = start(&slow_pdf(), &limits, &budget).expect("a thread");
+        let r = wait(&rx, &limits, &budget);
+        assert!(matches!(&r, Err(Error::Limit(m)) if m.contains("time_budget")), "{r:?}");
+        // The interpreter checks the budget every 4096 operations: the
+        // thread ends within moments, not after the ~20 s the page takes.
+        let stopped = Instant::now();
+        while !worker.is_finished() && stopped.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            worker.is_finished(),
+            "the worker still runs {:?} after the limit",
+            stopped.elapsed()
         );
     }
 

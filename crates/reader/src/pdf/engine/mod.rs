@@ -1719,12 +1719,14 @@ pub struct Processor<'a> {
     /// Sum of the cached fonts' weights: past `MAX_FONT_WEIGHT` the cache is
     /// emptied, so memory stays bounded on files with many huge CMaps.
     weight: usize,
+    /// Operations interpreted, across pages and nested forms.
+    ops: u32,
     _none: PhantomData<&'a ()>,
 }
 
 impl<'a> Processor<'a> {
     pub fn new() -> Processor<'a> {
-        Processor { fonts: HashMap::new(), weight: 0, _none: PhantomData }
+        Processor { fonts: HashMap::new(), weight: 0, ops: 0, _none: PhantomData }
     }
 
     /// Interprets one page (`page_id` from `Document::get_pages`, which
@@ -1765,6 +1767,10 @@ impl<'a> Processor<'a> {
         let flip_ctm = Transform2D::row_major(1., 0., 0., -1., 0., media_box.ury - media_box.lly);
         dlog!("MediaBox {:?}", media_box);
         while let Some(op) = lexer.next_operation(&mut operands) {
+            self.ops = self.ops.wrapping_add(1);
+            if self.ops % 4096 == 0 && output.should_stop() {
+                return Err(OutputError::FormatError(std::fmt::Error));
+            }
             let Ok(op) = std::str::from_utf8(op) else { continue };
             // Too few operands: skip the operation (upstream indexed past
             // the end and lost the rest of the page).
@@ -2085,6 +2091,9 @@ pub trait OutputDev {
     fn begin_word(&mut self)-> Result<(), OutputError>;
     fn end_word(&mut self)-> Result<(), OutputError>;
     fn end_line(&mut self)-> Result<(), OutputError>;
+    /// Asked every few thousand operations: true stops the interpretation
+    /// (the time budget ran out), so a page that draws no text still stops.
+    fn should_stop(&mut self) -> bool { false }
     fn stroke(&mut self, _ctm: &Transform, _colorspace: &ColorSpace, _color: &[f64], _path: &Path)-> Result<(), OutputError> {Ok(())}
     fn fill(&mut self, _ctm: &Transform, _colorspace: &ColorSpace, _color: &[f64], _path: &Path)-> Result<(), OutputError> {Ok(())}
 }
