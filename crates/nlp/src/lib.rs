@@ -863,6 +863,82 @@ fn relationships(
 mod tests {
     use super::*;
 
+    /// Token span `[a, b)` of the first occurrence of `phrase` at or after byte `from`.
+    fn tok_span(text: &str, toks: &[token::Token], phrase: &str, from: usize) -> (usize, usize) {
+        let start = from + text[from..].find(phrase).expect("phrase in text");
+        let end = start + phrase.len();
+        let a = toks
+            .iter()
+            .position(|t| t.start as usize == start)
+            .expect("starts a token");
+        let b = toks.iter().position(|t| t.end as usize == end).expect("ends a token") + 1;
+        (a, b)
+    }
+
+    #[test]
+    fn common_noun_phrases_and_places_are_not_names() {
+        // (sentence from a train book, spans that are not person names, spans that are)
+        let cases: [(&str, &[&str], &[&str]); 5] = [
+            (
+                // Emma, ch. 1
+                "Emma was aware that great must be the difference between a Mrs. Weston, only half a mile from them, and a Miss Taylor in the house.",
+                &["Mrs. Weston", "Miss Taylor"],
+                &["Emma"],
+            ),
+            (
+                // The House of the Seven Gables, ch. 1
+                "The street is Pyncheon Street; the house is the old Pyncheon House; and Colonel Pyncheon built it.",
+                &["Pyncheon Street", "Pyncheon"],
+                &["Colonel Pyncheon"],
+            ),
+            (
+                // Persuasion, ch. 1
+                "\"Heir presumptive, William Walter Elliot, Esq., great grandson of the second Sir Walter.\"",
+                &["William Walter Elliot"],
+                &["Sir Walter"],
+            ),
+            (
+                // Middlemarch, ch. 1 / Bleak House, ch. 1: a title after "the"
+                "She went to see the Rector, and the Chancellor sat in Lincoln's Inn Hall with Mrs. Hall.",
+                &["Rector", "Chancellor"],
+                &["Mrs. Hall"],
+            ),
+            (
+                // Wuthering Heights, ch. 1; The Good Soldier, ch. 1
+                "'Thrushcross Grange is my own, sir,' he interrupted. A Dowell of Philadelphia met the Ashburnhams.",
+                &["Thrushcross Grange", "Dowell"],
+                &["Ashburnhams"],
+            ),
+        ];
+        for (text, not_names, names) in cases {
+            let mut toks = token::tokenize(text);
+            let _ = token::sentences(text, &mut toks);
+            let seq = ner::Seq::new(text, &toks);
+            let mut from = 0;
+            for phrase in not_names {
+                let (a, b) = tok_span(text, &toks, phrase, from);
+                from = toks[a].start as usize + 1;
+                assert!(not_a_person(&seq, a, b), "{phrase:?} in {text:?}");
+            }
+            for phrase in names {
+                let (a, b) = tok_span(text, &toks, phrase, 0);
+                assert!(!not_a_person(&seq, a, b), "{phrase:?} in {text:?}");
+            }
+        }
+        // through the whole analysis: no proper-name mention for "a Mrs. Weston"
+        let text = cases[0].0;
+        let a = analyze(text, &[]);
+        let at = text.find("Mrs. Weston").unwrap();
+        let at = text[..at].chars().count();
+        assert!(
+            !a.mentions
+                .iter()
+                .any(|m| m.kind == MentionKind::Prop && m.start <= at && at < m.end),
+            "{:?}",
+            a.mentions
+        );
+    }
+
     #[test]
     fn empty_and_odd_inputs() {
         for s in [

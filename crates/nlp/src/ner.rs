@@ -1013,6 +1013,27 @@ mod tests {
     }
 
     #[test]
+    fn shipped_model_carries_word_classes() {
+        // fitted on the train books' text (examples/train_ner.rs): common words
+        // and names have classes, names used like names share theirs less with
+        // places than with each other
+        let cls = default_model()
+            .classes
+            .as_deref()
+            .expect("the shipped model has word classes");
+        assert!(cls.len() > 5_000, "{}", cls.len());
+        let (said, _) = cls.get("said");
+        let (eliz, _) = cls.get("Elizabeth");
+        let (london, _) = cls.get("London");
+        assert!(said > 0 && eliz > 0 && london > 0);
+        assert_ne!(eliz, london);
+        assert_eq!(cls.get("Zzyzzyva-not-a-word"), (0, 0));
+        // a model file round-trips with its classes
+        let m = Model::from_bytes(&default_model().to_bytes(0.0));
+        assert_eq!(m.classes.as_deref().map(|c| c.len()), Some(cls.len()));
+    }
+
+    #[test]
     fn shipped_model_finds_names() {
         // Pride and Prejudice, chapter 1
         let text = "\u{201C}My dear Mr. Bennet,\u{201D} said his lady to him one day, \u{201C}have you heard that Netherfield Park is let at last?\u{201D} Mr. Bennet replied that he had not. Mrs. Long says that Netherfield is taken by a young man of large fortune. His name is Bingley.";
