@@ -3,7 +3,13 @@
 //! cargo run -p nlp --release --example train_ner -- \
 //!     [--litbank ../shared/data/litbank] [--out crates/nlp/data/ner.bin] \
 //!     [--epochs 8] [--folds 5] [--fold-dir /tmp/ner-folds] [--o-penalty 5] \
-//!     [--stack 0] [--o-penalty2 5]
+//!     [--stack 0] [--o-penalty2 5] \
+//!     [--classes 256] [--coarse 32] [--min-count 10] [--min-books 10] [--ctx 600]
+//!
+//! Word classes (`nlp::wordclass`) are fitted first, on the full texts of the
+//! books being trained on (no labels; `--classes 0` for none), and written into
+//! the model file with the weights. Under `--folds` each fold fits its own
+//! classes from its training books, so the scored books' text is never in them.
 //!
 //! With `--stack K` two passes are fitted (stacking): the first over word
 //! features, the second over the same features plus the first pass's
