@@ -1,7 +1,8 @@
 //! Prints the tagger's decision for every occurrence of a word:
 //! `ner_debug FILE WORD [--model ner.bin]` (for error analysis): the tag
 //! (0 = O, 1 = B, 2 = I) and the O (after the penalty), B and I scores of the
-//! first pass.
+//! first pass; with `FEATS=1` also each feature's B − O weight, in the order
+//! `ner::features_with` pushes them.
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let text = std::fs::read_to_string(&args[1]).expect("read");
@@ -39,5 +40,16 @@ fn main() {
             s[2],
             ctx
         );
+        if std::env::var_os("FEATS").is_some() {
+            let parts: Vec<String> = feats
+                .iter()
+                .enumerate()
+                .map(|(k, f)| {
+                    let w = model.w.get(f).copied().unwrap_or([0.0; 3]);
+                    format!("{k}:{:+.0}", w[1] - w[0])
+                })
+                .collect();
+            println!("    {}", parts.join(" "));
+        }
     }
 }
