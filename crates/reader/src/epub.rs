@@ -10,7 +10,8 @@
 //! rules). Block elements (`p`, `div`, headings, list items, table rows,
 //! ...) end a block, `br` is a line break, `pre` keeps its lines, table cells
 //! are separated by ` | `; `head`, `script`, `style` and `svg`/`math`
-//! annotations contribute nothing. A spine document that is not well-formed
+//! annotations contribute nothing. MathML becomes linear text (`x^2`,
+//! `1/n`, `√π`, `4ac`: see `Math`). A spine document that is not well-formed
 //! keeps the text read up to the error and adds a warning, so one broken
 //! chapter does not lose the book.
 //!
@@ -439,12 +440,26 @@ fn xhtml_to_text(
     let mut lists: Vec<Option<i64>> = Vec::new();
     // Open `sup` (true) and `sub` (false) elements.
     let mut script: Vec<bool> = Vec::new();
+    let mut math = Math::default();
     let result = (|| -> Result<(), Error> {
         while let Some(e) = ev.next()? {
             match &e {
                 Event::Start(s) | Event::Empty(s) => {
                     let is_start = matches!(e, Event::Start(_));
                     let name = local(s);
+                    if name == "math" || math.active() {
+                        if matches!(name, "annotation" | "annotation-xml") && is_start {
+                            ev.skip_element()?;
+                        } else {
+                            let fence = (name == "mfenced").then(|| {
+                                let open = attr(s, "open").unwrap_or_else(|| "(".into());
+                                let close = attr(s, "close").unwrap_or_else(|| ")".into());
+                                (open, close)
+                            });
+                            math.start(name, is_start, fence, buf);
+                        }
+                        continue;
+                    }
                     if !wanted.is_empty()
                         && let Some(id) = attr(s, "id")
                         && let Some(ixs) = wanted.remove(id.as_str())
@@ -526,6 +541,10 @@ fn xhtml_to_text(
                 Event::End(s) => {
                     let n = s.local_name();
                     let name = n.as_ref();
+                    if math.active() {
+                        math.end(buf);
+                        continue;
+                    }
                     match name {
                         "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
                             if buf.in_heading() {
@@ -553,7 +572,9 @@ fn xhtml_to_text(
                 }
                 Event::Text(t) => {
                     let t = t.xml10_content();
-                    if pre > 0 {
+                    if math.active() {
+                        math.text(&t, buf);
+                    } else if pre > 0 {
                         buf.push_verbatim(&t);
                     } else if let Some(m) = script.last().and_then(|&sup| crate::textbuf::script_text(&t, sup)) {
                         buf.push_inline(&m);
@@ -564,7 +585,9 @@ fn xhtml_to_text(
                 Event::CData(t) => buf.push_inline(&t.xml10_content()),
                 Event::GeneralRef(r) => {
                     if let Some(t) = entity(r) {
-                        if pre > 0 {
+                        if math.active() {
+                            math.text(&t, buf);
+                        } else if pre > 0 {
                             buf.push_verbatim(&t);
                         } else if !t.chars().all(char::is_whitespace) {
                             buf.push_word(&t);
@@ -588,6 +611,121 @@ fn xhtml_to_text(
         }
     }
     result
+}
+
+/// MathML as linear text. Whitespace between elements is layout, not
+/// text: the tokens of a row follow each other (`<mn>4</mn><mi>a</mi>
+/// <mi>c</mi>` is "4ac", not "4 a c"), operators are spaced, and the
+/// parts of a layout schema are joined by what they mean: `x^2`, `y_i`,
+/// `1/n`, `√π`; under/over scripts and table cells by a space.
+#[derive(Default)]
+struct Math {
+    /// Open elements inside `<math>`: name, children seen so far, and the
+    /// closing fence of an `mfenced`.
+    open: Vec<(String, u32, Option<String>)>,
+}
+
+impl Math {
+    fn active(&self) -> bool {
+        !self.open.is_empty()
+    }
+
+    fn start(&mut self, name: &str, is_start: bool, fence: Option<(String, String)>, buf: &mut TextBuf) {
+        if let Some((parent, n, _)) = self.open.last_mut() {
+            *n += 1;
+            let sep = match (parent.as_str(), *n) {
+                (_, 1) => "",
+                ("mfrac", _) => "/",
+                ("msup" | "mover", 2) | ("msubsup" | "munderover", 3) => "^",
+                ("msub" | "munder" | "msubsup" | "munderover", 2) => "_",
+                ("mtable", _) => "; ",
+                ("mfenced", _) => ",",
+                ("mroot" | "mtr" | "mmultiscripts" | "mstack" | "mlongdiv" | "msgroup", _) => " ",
+                _ => "",
+            };
+            match sep {
+                "" => {}
+                " " => buf.push_space(),
+                "; " => {
+                    buf.push_word(";");
+                    buf.push_space();
+                }
+                s => buf.push_word(s),
+            }
+        } else {
+            buf.push_space();
+        }
+        match name {
+            "msqrt" => buf.push_word("√"),
+            "mspace" => buf.push_space(),
+            _ => {}
+        }
+        let close = fence.map(|(open, close)| {
+            buf.push_word(&open);
+            close
+        });
+        if is_start {
+            self.open.push((name.to_string(), 0, close));
+        } else if let Some(close) = close {
+            buf.push_word(&close);
+        }
+    }
+
+    fn end(&mut self, buf: &mut TextBuf) {
+        // What follows a script, fraction or root is apart from it.
+        let Some((name, _, close)) = self.open.pop() else {
+            return;
+        };
+        if let Some(close) = close {
+            buf.push_word(&close);
+        }
+        // (After the whole formula, the text around it decides.)
+        if (is_schema(&name) || name == "msqrt") && !self.open.is_empty() {
+            buf.push_space();
+        }
+    }
+
+    fn text(&mut self, raw: &str, buf: &mut TextBuf) {
+        let t = raw.trim();
+        if t.is_empty() {
+            return;
+        }
+        let Some((name, _, _)) = self.open.last() else { return };
+        // An operator is spaced in a row, unless it is a prefix (the first
+        // child: "−x") or a fence; under, over and in scripts it is an
+        // accent or a limit.
+        let n = self.open.len();
+        let in_row = n < 2 || !is_schema(&self.open[n - 2].0);
+        let first = n < 2 || self.open[n - 2].1 <= 1;
+        match (name.as_str(), t) {
+            // Function application, invisible times, separator and plus.
+            (_, "\u{2061}" | "\u{2062}" | "\u{2063}" | "\u{2064}") => {}
+            ("mo", "(" | ")" | "[" | "]" | "{" | "}" | "|" | "," | "." | "!" | "′") => buf.push_word(t),
+            ("mo", _) if in_row && !first => {
+                buf.push_space();
+                buf.push_word(t);
+                buf.push_space();
+            }
+            ("mtext", _) => buf.push_inline(raw),
+            // A name of several letters ("cov", "sin", "if") is a word of
+            // its own, not the start of the next identifier's.
+            ("mi", _) if t.chars().nth(1).is_some() => {
+                buf.push_space();
+                buf.push_word(t);
+                buf.push_space();
+            }
+            _ => buf.push_word(t),
+        }
+    }
+}
+
+/// MathML elements whose children are parts (base, script, numerator…),
+/// not a row.
+fn is_schema(name: &str) -> bool {
+    matches!(
+        name,
+        "mfrac" | "msup" | "msub" | "msubsup" | "munder" | "mover" | "munderover" | "mroot" | "mmultiscripts"
+    )
 }
 
 #[cfg(test)]
@@ -665,5 +803,29 @@ mod tests {
             read(&bytes, &limits, &Budget::new(&limits)),
             Err(Error::Corrupt { .. })
         ));
+    }
+    #[test]
+    fn mathml_as_linear_text() {
+        let opf = r#"<package xmlns="http://www.idpf.org/2007/opf" version="3.0"><metadata/><manifest><item id="a" href="a.xhtml" media-type="application/xhtml+xml"/></manifest><spine><itemref idref="a"/></spine></package>"#;
+        // Pretty-printed, as MathJax and pandoc write it: the whitespace
+        // between elements is layout, not text.
+        let math = r#"<p>Roots: <math xmlns="http://www.w3.org/1998/Math/MathML">
+            <mi>x</mi> <mo>=</mo>
+            <mfrac>
+              <mrow><mo>&#x2212;</mo><mi>b</mi><mo>&#x00B1;</mo>
+                <msqrt><msup><mi>b</mi><mn>2</mn></msup><mo>&#x2212;</mo><mn>4</mn><mi>a</mi><mi>c</mi></msqrt>
+              </mrow>
+              <mrow><mn>2</mn><mi>a</mi></mrow>
+            </mfrac>
+          </math> and <math><msub><mi>x</mi><mi>i</mi></msub><mo>&#x2062;</mo><mi>y</mi>
+          <mspace width="thinmathspace"/><mi>sin</mi><mo>&#x2061;</mo><mfenced><mi>t</mi></mfenced></math>.</p>
+          <annotation>ignored</annotation>"#;
+        let bytes = zip(&[
+            ("META-INF/container.xml", CONTAINER),
+            ("OEBPS/content.opf", opf),
+            ("OEBPS/a.xhtml", &xhtml(math)),
+        ]);
+        let d = read_epub(&bytes);
+        assert_eq!(d.text, "Roots: x = −b ± √b^2 − 4ac /2a and x_i y sin (t).");
     }
 }
