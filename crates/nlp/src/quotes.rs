@@ -253,8 +253,26 @@ fn push(out: &mut Vec<Quote>, toks: &[Token], a: usize, b: usize) {
 fn scare(text: &str, toks: &[Token], a: usize, b: usize, para_start: usize) -> bool {
     let inner = &toks[(a + 1).min(b)..b.saturating_sub(1).max(a + 1)];
     let words = inner.iter().filter(|t| t.is(Token::WORD)).count();
-    if words > 4 || words == 0 {
-        return words == 0;
+    if words == 0 {
+        return true;
+    }
+    let punct = inner.iter().any(|t| {
+        matches!(
+            t.text(text),
+            "," | "." | "!" | "?" | ";" | ":" | "--" | "\u{2014}" | "..."
+        )
+    });
+    let after_word = a > 0 && a != para_start && toks[a - 1].is(Token::WORD) && {
+        let prev = toks[a - 1].text(text);
+        !matches!(
+            prev,
+            "said" | "says" | "cried" | "replied" | "answered" | "asked" | "exclaimed"
+        )
+    };
+    if words > 4 {
+        // a longer phrase quoted inside a sentence with no punctuation of its
+        // own: "to keep my “weather-eye open for a seafaring man with one leg”"
+        return !punct && after_word;
     }
     // right after a word with no comma or colon between: "the “hired-man,” and"
     if a > 0 && a != para_start && toks[a - 1].is(Token::WORD) && words <= 3 {
@@ -266,13 +284,41 @@ fn scare(text: &str, toks: &[Token], a: usize, b: usize, para_start: usize) -> b
             return true;
         }
     }
-    let punct = inner.iter().any(|t| {
-        matches!(
-            t.text(text),
-            "," | "." | "!" | "?" | ";" | ":" | "--" | "\u{2014}" | "..."
-        )
-    });
-    if punct || a == para_start {
+    if punct {
+        return false;
+    }
+    // followed by narration that runs on ("“full dress” was broadcloth",
+    // "“Side-burns” found nourishment", "\"frocks\" and \"gowns\""): speech with no
+    // punctuation of its own is followed by its speaker, not by a verb
+    if let Some(n) = toks.get(b) {
+        let w = n.text(text);
+        if n.is(Token::WORD)
+            && w.chars().next().is_some_and(char::is_lowercase)
+            && !matches!(
+                w,
+                "he" | "she"
+                    | "i"
+                    | "they"
+                    | "we"
+                    | "you"
+                    | "it"
+                    | "said"
+                    | "says"
+                    | "cried"
+                    | "replied"
+                    | "answered"
+                    | "asked"
+                    | "exclaimed"
+                    | "whispered"
+                    | "shouted"
+                    | "called"
+                    | "muttered"
+            )
+        {
+            return true;
+        }
+    }
+    if a == para_start {
         return false;
     }
     // preceded by a word (not punctuation) → mid-sentence
@@ -333,6 +379,23 @@ mod tests {
     fn scare_quotes_dropped() {
         let s = "He read it in the \u{201C}Morning Post\u{201D} yesterday.";
         assert!(quotes(s).is_empty());
+    }
+
+    #[test]
+    fn quoted_phrases_inside_narration_are_not_speech() {
+        // The Magnificent Ambersons, ch. 1; Treasure Island, ch. 1; The
+        // Circular Staircase, ch. 1: quoted words the sentence runs on through
+        for s in [
+            "In the days of the governors wore broadcloth; \u{201C}full dress\u{201D} was broadcloth with \u{201C}doeskin\u{201D} trousers.",
+            "Even the fashions were commonplace. \u{201C}Side-burns\u{201D} found nourishment upon children.",
+            "He would only keep my \"weather-eye open for a seafaring man with one leg\" and let him know.",
+            "She wore under-garments, \"frocks\" and \"gowns\" instead of dresses.",
+        ] {
+            assert!(quotes(s).is_empty(), "{s:?}: {:?}", quotes(s));
+        }
+        // speech without punctuation of its own, followed by its speaker, stays
+        let s = "\u{201C}That's a handsome maid\u{201D} he said to his companion.";
+        assert_eq!(quotes(s).len(), 1, "{s:?}");
     }
 
     #[test]
