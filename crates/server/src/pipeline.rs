@@ -324,13 +324,12 @@ fn section_of(sections: &[reader::Section], at: usize) -> Option<usize> {
 }
 
 /// Rows per multi-row `INSERT`: one statement per few hundred rows instead of one per row. Every full chunk
-/// uses the same SQL, so it is prepared once per connection; 256 rows of at most 8 columns bind 2,048
+/// uses the same SQL, so it is prepared once per connection; 256 rows of at most 7 columns bind 1,792
 /// parameters, far under SQLite's 32,766 (and PostgreSQL's 65,535).
 const INSERT_ROWS: usize = 256;
 
-/// `head VALUES ($1, …, $width, literals), (…)` for `rows` rows: `width` parameters and then `literals` (the same
-/// constant SQL for every row, may be empty) per row.
-fn values_sql(head: &str, width: usize, literals: &str, rows: usize) -> String {
+/// `head VALUES ($1, …, $width), (…)` for `rows` rows of `width` parameters each.
+fn values_sql(head: &str, width: usize, rows: usize) -> String {
     let mut sql = String::with_capacity(head.len() + 8 + rows * width * 6);
     sql.push_str(head);
     sql.push_str(" VALUES ");
@@ -348,28 +347,21 @@ fn values_sql(head: &str, width: usize, literals: &str, rows: usize) -> String {
             sql.push('$');
             sql.push_str(&n.to_string());
         }
-        sql.push_str(literals);
         sql.push(')');
     }
     sql
 }
 
 /// Inserts `values` (row after row, `width` columns each) with multi-row statements.
-async fn insert_rows(
-    tx: &mut Tx,
-    head: &str,
-    width: usize,
-    literals: &str,
-    values: &[DbValue],
-) -> Result<(), crate::db::DbError> {
+async fn insert_rows(tx: &mut Tx, head: &str, width: usize, values: &[DbValue]) -> Result<(), crate::db::DbError> {
     debug_assert_eq!(values.len() % width, 0);
-    let full = values_sql(head, width, literals, INSERT_ROWS);
+    let full = values_sql(head, width, INSERT_ROWS);
     for chunk in values.chunks(width * INSERT_ROWS) {
         let rows = chunk.len() / width;
         if rows == INSERT_ROWS {
             tx.execute(&full, chunk).await?;
         } else {
-            tx.execute(&values_sql(head, width, literals, rows), chunk).await?;
+            tx.execute(&values_sql(head, width, rows), chunk).await?;
         }
     }
     Ok(())
@@ -489,18 +481,16 @@ async fn persist(
     .await?;
     insert_rows(
         &mut tx,
-        "INSERT INTO passages (id, document_id, user_id, idx, section_idx, start_char, end_char, text)",
+        // A passage is a char range of `document_texts.text`, sliced by its readers.
+        "INSERT INTO passages (id, document_id, user_id, idx, section_idx, start_char, end_char)",
         PASSAGE_COLS,
-        // `text` stays empty: a passage is a char range of `document_texts.text`, sliced by its readers.
-        ", ''",
         &p.passages,
     )
     .await?;
     insert_rows(
         &mut tx,
-        "INSERT INTO quotes (id, document_id, idx, speaker, start_char, end_char, text)",
+        "INSERT INTO quotes (id, document_id, idx, speaker, start_char, end_char)",
         QUOTE_COLS,
-        ", ''",
         &p.quotes,
     )
     .await?;

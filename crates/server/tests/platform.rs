@@ -317,3 +317,208 @@ async fn in_flight_upload_finishes_on_shutdown(mut app: TestApp) {
         .unwrap()
         .unwrap();
 }
+
+/// The schema as the migrations before `upto` (exclusive) left it, recorded as applied: a database made by an
+/// older binary. Statements are run one by one (the files are plain `;`-separated SQL).
+async fn old_schema(db: &dramatis_server::db::Db, upto: &str) {
+    let files = [
+        ("0001_init", include_str!("../migrations/0001_init.sql")),
+        ("0002_pipeline", include_str!("../migrations/0002_pipeline.sql")),
+        ("0003_chat", include_str!("../migrations/0003_chat.sql")),
+        ("0004_analyzed_at", include_str!("../migrations/0004_analyzed_at.sql")),
+    ];
+    let mut tx = db.begin().await.unwrap();
+    tx.execute(
+        "CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",
+        &[],
+    )
+    .await
+    .unwrap();
+    for (version, sql) in files.iter().take_while(|(v, _)| *v < upto) {
+        for stmt in sql.split(";\n") {
+            let code = stmt
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<String>();
+            if !code.trim().is_empty() {
+                tx.execute(stmt, &[])
+                    .await
+                    .unwrap_or_else(|e| panic!("{version}: {e}\n{stmt}"));
+            }
+        }
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+            &dramatis_server::params![*version, dramatis_server::db::now()],
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// A database made before passages and quotes lost their `text` column (migration 0005), holding an analysed
+/// document, migrates at start: every row and column but those two is kept, and the document is searched,
+/// quoted and read from its stored text as before.
+async fn pre_0005_database_migrates(backend: Backend) {
+    use dramatis_server::db::{Db, DbOptions, now};
+    use dramatis_server::params;
+    let dir = tempfile::tempdir().unwrap();
+    let (url, pg) = match backend {
+        Backend::Sqlite => (format!("sqlite://{}", dir.path().join("old.db").display()), None),
+        Backend::Postgres => {
+            let (url, pg) = common::PgDatabase::create().await;
+            (url, Some(pg))
+        }
+    };
+    let text = "Alice walked down to the river and sat on the mossy bank.\n\n\
+                \"I could watch these boats for ever,\" said Alice.";
+    let para = text.find("\n\n").unwrap();
+    let (q0, q1) = (text.find('"').unwrap(), text.rfind('"').unwrap() + 1);
+    let (user, doc, char_id) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let passages = [
+        (uuid::Uuid::new_v4(), 0usize, para),
+        (uuid::Uuid::new_v4(), para + 2, text.len()),
+    ];
+    let quote = uuid::Uuid::new_v4();
+    {
+        let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
+        old_schema(&db, "0005").await;
+        let t = now();
+        let sections = format!(r#"[{{"title":"Chapter 1","start":0,"end":{}}}]"#, text.len());
+        for (sql, values) in [
+            (
+                "INSERT INTO users (id, username, username_key, password_hash, created_at, updated_at) \
+                 VALUES ($1, 'oldtimer', 'oldtimer', 'x', $2, $2)",
+                params![user, t.as_str()].to_vec(),
+            ),
+            (
+                "INSERT INTO documents (id, user_id, filename, format, content_type, size_bytes, sha256, status, \
+                 created_at, updated_at, sections, analyzed_at) \
+                 VALUES ($1, $2, 'river.txt', 'text', 'text/plain', 100, 'abc', 'ready', $3, $3, $4, $3)",
+                params![doc, user, t.as_str(), sections.as_str()].to_vec(),
+            ),
+            (
+                "INSERT INTO document_texts (document_id, text, sections, char_count) VALUES ($1, $2, $3, $4)",
+                params![doc, text, sections.as_str(), text.len() as i64].to_vec(),
+            ),
+            (
+                "INSERT INTO analyses (document_id, data, created_at) VALUES ($1, '{}', $2)",
+                params![doc, t.as_str()].to_vec(),
+            ),
+            (
+                "INSERT INTO characters (id, user_id, document_id, name, source_key, stats, created_at, updated_at) \
+                 VALUES ($1, $2, $3, 'Alice', 'alice', '{\"analysis_id\": \"c1\"}', $4, $4)",
+                params![char_id, user, doc, t.as_str()].to_vec(),
+            ),
+            (
+                "INSERT INTO quotes (id, document_id, idx, speaker, start_char, end_char, text) \
+                 VALUES ($1, $2, 0, 'c1', $3, $4, 'a stale copy')",
+                params![quote, doc, q0 as i64, q1 as i64].to_vec(),
+            ),
+        ] {
+            db.execute(sql, &values).await.unwrap();
+        }
+        for (i, (id, s, e)) in passages.iter().enumerate() {
+            db.execute(
+                "INSERT INTO passages (id, document_id, user_id, idx, section_idx, start_char, end_char, text) \
+                 VALUES ($1, $2, $3, $4, 0, $5, $6, 'a stale copy')",
+                &params![*id, doc, user, i as i64, *s as i64, *e as i64],
+            )
+            .await
+            .unwrap();
+        }
+        db.close().await;
+    }
+
+    let app = match backend {
+        Backend::Sqlite => {
+            TestApp::spawn_with_db(Backend::Sqlite, &url, &[("DRAMATIS_DATABASE_URL", url.as_str())]).await
+        }
+        Backend::Postgres => TestApp::spawn_with_db(Backend::Postgres, &url, &[]).await,
+    };
+    let db = &app.state.db;
+    assert!(db.is_migrated().await.unwrap());
+    let versions: Vec<String> = db
+        .fetch_all("SELECT version FROM schema_migrations ORDER BY version", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("version").unwrap())
+        .collect();
+    assert!(versions.iter().any(|v| v.starts_with("0005")), "{versions:?}");
+    for table in ["passages", "quotes"] {
+        assert!(
+            db.fetch_all(&format!("SELECT text FROM {table}"), &[]).await.is_err(),
+            "{table}.text is dropped"
+        );
+    }
+    // Everything else is as it was.
+    let rows = db
+        .fetch_all(
+            "SELECT id, document_id, user_id, idx, section_idx, start_char, end_char FROM passages ORDER BY idx",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), passages.len());
+    for (r, (id, s, e)) in rows.iter().zip(&passages) {
+        assert_eq!(r.get::<uuid::Uuid>("id").unwrap(), *id);
+        assert_eq!(r.get::<uuid::Uuid>("document_id").unwrap(), doc);
+        assert_eq!(r.get::<uuid::Uuid>("user_id").unwrap(), user);
+        assert_eq!(r.get::<Option<i64>>("section_idx").unwrap(), Some(0));
+        assert_eq!(r.get::<i64>("start_char").unwrap(), *s as i64);
+        assert_eq!(r.get::<i64>("end_char").unwrap(), *e as i64);
+    }
+    let q = db
+        .fetch_one(
+            "SELECT id, document_id, idx, speaker, start_char, end_char FROM quotes",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(q.get::<uuid::Uuid>("id").unwrap(), quote);
+    assert_eq!(q.get::<Option<String>>("speaker").unwrap().as_deref(), Some("c1"));
+    assert_eq!(q.get::<i64>("start_char").unwrap(), q0 as i64);
+    assert_eq!(q.get::<i64>("end_char").unwrap(), q1 as i64);
+    // And the API reads them as before: texts sliced from the document's text.
+    let admin = app.admin_token().await;
+    let hits: Value = app
+        .get(&format!("/api/v1/search?q=boats&document_id={doc}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hits["items"][0]["id"], passages[1].0.to_string(), "{hits}");
+    assert!(
+        hits["items"][0]["snippet"]
+            .as_str()
+            .unwrap()
+            .contains("watch these boats"),
+        "{hits}"
+    );
+    let hits: Value = app
+        .get(&format!("/api/v1/search?q=boats&kind=quotes&document_id={doc}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hits["items"][0]["id"], quote.to_string(), "{hits}");
+    assert_eq!(hits["items"][0]["speaker"], "Alice", "{hits}");
+    let r = app.get(&format!("/api/v1/documents/{doc}/text"), &admin).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("mossy bank"));
+    drop(app);
+    if let Some(pg) = pg {
+        pg.drop_database().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pre_0005_database_migrates_sqlite() {
+    pre_0005_database_migrates(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pre_0005_database_migrates_postgres() {
+    pre_0005_database_migrates(Backend::Postgres).await;
+}

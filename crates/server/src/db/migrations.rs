@@ -15,6 +15,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_analyzed_at",
         include_str!("../../migrations/0004_analyzed_at.sql"),
     ),
+    (
+        "0005_drop_span_texts",
+        include_str!("../../migrations/0005_drop_span_texts.sql"),
+    ),
 ];
 
 /// PostgreSQL-only objects SQLite has no syntax for (a trigger function), written to be re-applied at every
