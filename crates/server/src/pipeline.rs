@@ -367,6 +367,21 @@ async fn insert_rows(tx: &mut Tx, head: &str, width: usize, values: &[DbValue]) 
     Ok(())
 }
 
+/// Runs CPU work `f` on the document, its char index and its analysis on a blocking thread (the three are
+/// shared, not copied). A panic in `f` fails the attempt as retryable: "`step` crashed: …".
+async fn off_runtime<T: Send + 'static>(
+    step: &str,
+    doc: &Arc<reader::Document>,
+    starts: &Arc<CharIndex>,
+    analysis: &Arc<nlp::Analysis>,
+    f: impl FnOnce(&reader::Document, &CharIndex, &nlp::Analysis) -> T + Send + 'static,
+) -> Result<T, JobError> {
+    let (doc, starts, analysis) = (doc.clone(), starts.clone(), analysis.clone());
+    tokio::task::spawn_blocking(move || f(&doc, &starts, &analysis))
+        .await
+        .map_err(|e| JobError::Retry(format!("{step} crashed: {e}")))
+}
+
 /// Everything `persist` writes, prepared before the writer is taken.
 struct Prepared {
     text: DbValue,
@@ -445,12 +460,10 @@ async fn persist(
     // Serialising the analysis and building the rows is CPU work (tens of milliseconds on a long novel): done on
     // a blocking thread and before the transaction, so the single SQLite writer is held only for the writes.
     let t0 = std::time::Instant::now();
-    let p = {
-        let (doc, starts, analysis) = (doc.clone(), starts.clone(), analysis.clone());
-        tokio::task::spawn_blocking(move || prepare(user, document, &doc, &starts, &analysis))
-            .await
-            .map_err(|e| JobError::Retry(format!("persist crashed: {e}")))??
-    };
+    let p = off_runtime("persist", doc, starts, analysis, move |doc, starts, analysis| {
+        prepare(user, document, doc, starts, analysis)
+    })
+    .await??;
     let words = analysis.stats.words as i64;
     // The analysis version (cached search indexes are keyed by it), on the analysis and on the document.
     let analyzed_at = now();
@@ -583,12 +596,7 @@ async fn characters(
     starts: &Arc<CharIndex>,
     analysis: &Arc<nlp::Analysis>,
 ) -> Result<Vec<(Uuid, String, bool)>, JobError> {
-    let members = {
-        let (doc, starts, analysis) = (doc.clone(), starts.clone(), analysis.clone());
-        tokio::task::spawn_blocking(move || cast(&doc, &starts, &analysis))
-            .await
-            .map_err(|e| JobError::Retry(format!("building characters crashed: {e}")))?
-    };
+    let members = off_runtime("building characters", doc, starts, analysis, cast).await?;
     let mut out = Vec::new();
     let mut tx = state.db.begin().await?;
     // What an earlier analysis created, by canonical name (one query, in the transaction).
@@ -820,6 +828,29 @@ fn persona(c: &nlp::Character, title: &str, lines: &[&str], close: &[&str], prof
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn work_off_the_runtime_shares_the_analysis_and_a_crash_is_retryable() {
+        let doc = reader::read(
+            b"Chapter 1\n\nShe said hello.",
+            Some("a.txt"),
+            &reader::Limits::default(),
+        )
+        .unwrap();
+        let doc = Arc::new(doc);
+        let starts = Arc::new(CharIndex::new(&doc.text));
+        let analysis = Arc::new(nlp::Analysis::default());
+        let got = off_runtime("counting", &doc, &starts, &analysis, |d, s, _| (d.text.len(), s.len())).await;
+        assert_eq!(got.unwrap(), (doc.text.len(), doc.text.chars().count()));
+        let crashed: Result<u8, JobError> = off_runtime("building characters", &doc, &starts, &analysis, |_, _, _| {
+            panic!("boom")
+        })
+        .await;
+        match crashed {
+            Err(JobError::Retry(m)) => assert!(m.starts_with("building characters crashed: "), "{m}"),
+            other => panic!("a panic is a retryable failure, not {other:?}"),
+        }
+    }
 
     #[test]
     fn passages_cover_the_text_at_paragraph_breaks() {
