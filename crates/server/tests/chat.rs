@@ -842,6 +842,46 @@ async fn model_backed_chat(backend: Backend) {
         .map(|m| m["role"].as_str().unwrap())
         .collect();
     assert_eq!(roles, ["system", "user", "assistant", "user"], "history goes along");
+    // An edited question is answered from the history as the edit left it; a regeneration from the same.
+    let conv: Value = app
+        .get(&format!("/api/v1/conversations/{cid}"), &t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first = conv["messages"][0]["id"].as_str().unwrap();
+    let turns = |sent: &Value| -> Vec<(String, String)> {
+        sent["messages"].as_array().unwrap()[1..]
+            .iter()
+            .map(|m| {
+                (
+                    m["role"].as_str().unwrap().into(),
+                    m["content"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    let edited = vec![("user".to_string(), "What of Mr. Bingley?".to_string())];
+    model.script.lock().unwrap().push_back(Script::Reply(vec!["Amiable."]));
+    let r = app
+        .patch_json(
+            &format!("/api/v1/conversations/{cid}/messages/{first}"),
+            &t,
+            json!({"content": "What of Mr. Bingley?"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(turns(model.requests.lock().unwrap().last().unwrap()), edited);
+    model
+        .script
+        .lock()
+        .unwrap()
+        .push_back(Script::Reply(vec!["Most amiable."]));
+    let r = app
+        .post_json(&format!("/api/v1/conversations/{cid}/regenerate"), &t, json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(turns(model.requests.lock().unwrap().last().unwrap()), edited);
     // A long conversation is fitted into the context: whole messages only, the newest kept.
     for i in 0..12 {
         model.script.lock().unwrap().push_back(Script::Reply(vec!["Hm."]));
@@ -865,7 +905,7 @@ async fn model_backed_chat(backend: Backend) {
     for m in &msgs[1..] {
         let c = m["content"].as_str().unwrap();
         assert!(
-            c == "Hm." || c.starts_with("Message ") || c == "Yes." || c.starts_with("What") || c == "Truly?",
+            c == "Hm." || c.starts_with("Message ") || c.starts_with("What") || c == "Most amiable.",
             "{c}"
         );
         if c.starts_with("Message ") {

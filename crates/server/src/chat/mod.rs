@@ -112,22 +112,11 @@ pub async fn prepare(
     start: Start,
 ) -> Result<Turn, ApiError> {
     let mut tx = state.db.begin().await?;
-    let existing = {
-        let rows = tx
-            .fetch_all(
-                "SELECT seq, id, role FROM messages WHERE conversation_id = $1 ORDER BY seq",
-                &params![conversation.id],
-            )
-            .await?;
-        let mut v = Vec::with_capacity(rows.len());
-        for r in rows {
-            v.push((r.get::<i64>("seq")?, r.get::<Uuid>("id")?, r.get::<String>("role")?));
-        }
-        v
-    };
+    // The history is read once, in the transaction, and kept up to date with what this turn changes.
+    let mut history = store::messages_in(&mut tx, conversation.id).await?;
     match start {
         Start::Message(text) => {
-            store::append(
+            let m = store::append(
                 &mut tx,
                 conversation.id,
                 NewMessage {
@@ -137,28 +126,32 @@ pub async fn prepare(
                 },
             )
             .await?;
+            history.push(m);
         }
         Start::Regenerate => {
-            let Some((seq, _, _)) = existing.iter().rev().find(|(_, _, role)| role == "user") else {
+            let Some(i) = history.iter().rposition(|m| m.role == "user") else {
                 return Err(ApiError::Conflict("the conversation has no message to answer".into()));
             };
-            store::truncate_after(&mut tx, conversation.id, *seq).await?;
+            store::truncate_after(&mut tx, conversation.id, history[i].seq).await?;
+            history.truncate(i + 1);
         }
         Start::Edit { message, content } => {
-            let Some((seq, _, role)) = existing.iter().find(|(_, id, _)| *id == message) else {
+            let Some(i) = history.iter().position(|m| m.id == message) else {
                 return Err(ApiError::not_found("message"));
             };
-            if role != "user" {
+            if history[i].role != "user" {
                 return Err(ApiError::Unprocessable(
                     "only the user's own messages can be edited".into(),
                 ));
             }
             store::set_content(&mut tx, message, &content).await?;
-            store::truncate_after(&mut tx, conversation.id, *seq).await?;
+            store::truncate_after(&mut tx, conversation.id, history[i].seq).await?;
+            history[i].content = content;
+            // Ordered by `seq`: what follows the edited message is what was just deleted.
+            history.truncate(i + 1);
         }
     }
     tx.commit().await?;
-    let history = store::messages(&state.db, conversation.id).await?;
     let grounding = ground(state, &character, conversation.max_section, &history).await?;
     Ok(Turn {
         conversation,

@@ -177,6 +177,18 @@ pub async fn messages(db: &Db, conversation: Uuid) -> Result<Vec<Message>, DbErr
     .await
 }
 
+/// [`messages`], read in a transaction.
+pub async fn messages_in(tx: &mut Tx, conversation: Uuid) -> Result<Vec<Message>, DbError> {
+    tx.fetch_all(
+        &format!("SELECT {MCOLS} FROM messages WHERE conversation_id = $1 ORDER BY seq"),
+        &params![conversation],
+    )
+    .await?
+    .iter()
+    .map(Message::from_row)
+    .collect()
+}
+
 /// A message about to be stored.
 #[derive(Debug, Default, Clone)]
 pub struct NewMessage {
