@@ -480,6 +480,16 @@ async fn search_ranks_passages_and_quotes(app: TestApp) {
         assert_eq!(h["kind"], "quote");
         assert_eq!(h["speaker"], lizzy["name"]);
     }
+    // An admin searching the user's book sees the speakers named by the user's characters.
+    let admin = app.admin_token().await;
+    let q: Value = app
+        .get(&format!("/api/v1/search?q=pride&kind=quotes&document_id={doc}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = q["items"].as_array().unwrap();
+    assert!(items.iter().any(|h| h["speaker"] == lizzy["name"]), "{q}");
     // Bad input and other users.
     assert_problem(app.get("/api/v1/search?q=", &t).await, 422).await;
     assert_problem(app.get("/api/v1/search?q=the%20and%20of", &t).await, 422).await;
@@ -524,7 +534,7 @@ async fn import(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> reqwe
 
 async fn cards_round_trip_and_import(app: TestApp) {
     let t = app.token("carder").await;
-    let (_, lizzy) = book(&app, &t).await;
+    let (doc, lizzy) = book(&app, &t).await;
     let id = lizzy["id"].as_str().unwrap();
     let v2: Value = export(&app, &t, id, "chara_card_v2").await.json().await.unwrap();
     assert_eq!(cards::validate_v2(&v2), Vec::<String>::new(), "{v2}");
@@ -535,6 +545,24 @@ async fn cards_round_trip_and_import(app: TestApp) {
         book["entries"].as_array().is_some_and(|e| e.len() >= 2),
         "a lorebook from her relationships: {book}"
     );
+    // A tie's entry says what the user's character of that name from the book is described as.
+    let cast: Value = app.get("/api/v1/characters?limit=100", &t).await.json().await.unwrap();
+    let mut described = 0;
+    for e in book["entries"].as_array().unwrap() {
+        let c = cast["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == e["name"] && c["document_id"] == doc.as_str());
+        let Some(d) = c.and_then(|c| c["description"].as_str()).map(str::trim) else {
+            continue;
+        };
+        if !d.is_empty() {
+            assert!(e["content"].as_str().unwrap().contains(d), "{e} lacks {d}");
+            described += 1;
+        }
+    }
+    assert!(described > 0, "{book}");
     let r = export(&app, &t, id, "chara_card_v3").await;
     assert_eq!(r.headers()["content-type"], "application/json");
     let v3_bytes = r.bytes().await.unwrap().to_vec();

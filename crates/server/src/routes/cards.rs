@@ -147,20 +147,10 @@ async fn lorebook(
         .unwrap_or_default();
     ties.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
     // What the user's own characters from the same book say about the others.
-    let rows = state
-        .db
-        .fetch_all(
-            "SELECT description, stats FROM characters WHERE document_id = $1 AND user_id = $2",
-            &params![c.document_id, c.owner_id],
-        )
-        .await?;
-    let mut described = std::collections::HashMap::new();
-    for r in rows {
-        let stats: serde_json::Value = serde_json::from_str(&r.get::<String>("stats")?).unwrap_or_default();
-        if let Some(id) = stats["analysis_id"].as_str() {
-            described.insert(id.to_string(), r.get::<String>("description")?);
-        }
-    }
+    let described = match c.document_id {
+        Some(d) => characters::by_analysis_id(&state.db, d, c.owner_id).await?,
+        None => Default::default(),
+    };
     let mut entries = Vec::new();
     for (i, (other, _, interactions)) in ties.iter().take(8).enumerate() {
         let Some((name, aliases)) = people.get(other) else {
@@ -172,7 +162,11 @@ async fn lorebook(
             "{name} is one of {}'s closest ties in \"{title}\": they share {interactions} scenes.",
             c.name
         );
-        if let Some(d) = described.get(*other).filter(|d| !d.trim().is_empty()) {
+        if let Some(d) = described
+            .get(*other)
+            .map(|b| b.description.as_str())
+            .filter(|d| !d.trim().is_empty())
+        {
             content.push(' ');
             content.push_str(d.trim());
         }

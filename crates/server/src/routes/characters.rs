@@ -276,6 +276,42 @@ pub async fn load(state: &AppState, user: &AuthUser, id: Uuid) -> Result<Charact
     }
 }
 
+/// A character the analysis of a document made, as search and the lorebook name it.
+#[derive(Debug, Clone)]
+pub struct FromBook {
+    pub name: String,
+    pub description: String,
+}
+
+/// `owner`'s characters made from `document`, by the id the document's analysis gave each (`c3`, kept in
+/// `stats.analysis_id`): how the stored analysis' quotes and relationships are matched to characters.
+pub async fn by_analysis_id(
+    db: &crate::db::Db,
+    document: Uuid,
+    owner: Uuid,
+) -> Result<std::collections::HashMap<String, FromBook>, DbError> {
+    let rows = db
+        .fetch_all(
+            "SELECT name, description, stats FROM characters WHERE document_id = $1 AND user_id = $2",
+            &params![document, owner],
+        )
+        .await?;
+    let mut out = std::collections::HashMap::with_capacity(rows.len());
+    for r in rows {
+        let stats: serde_json::Value = serde_json::from_str(&r.get::<String>("stats")?).unwrap_or_default();
+        if let Some(id) = stats.get("analysis_id").and_then(|v| v.as_str()) {
+            out.insert(
+                id.to_string(),
+                FromBook {
+                    name: r.get("name")?,
+                    description: r.get("description")?,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// Creates a character.
 #[utoipa::path(post, path = "/characters", tag = "characters",
     security(("OAuth2PasswordBearer" = []), ("bearer" = [])),

@@ -78,6 +78,7 @@ pub struct SearchResults {
 
 struct Target {
     id: Uuid,
+    owner: Uuid,
     title: Option<String>,
     version: String,
 }
@@ -96,25 +97,24 @@ async fn targets(state: &AppState, user: &AuthUser, document: Option<Uuid>) -> R
             state
                 .db
                 .fetch_all(
-                    "SELECT id, title, analyzed_at FROM documents WHERE id = $1 AND analyzed_at IS NOT NULL",
+                    "SELECT id, user_id, title, analyzed_at FROM documents WHERE id = $1 AND analyzed_at IS NOT NULL",
                     &params![d],
                 )
                 .await?
         }
-        None => {
-            state
-                .db
-                .fetch_all(
-                    "SELECT id, title, analyzed_at FROM documents WHERE user_id = $1 AND analyzed_at IS NOT NULL",
-                    &params![user.id],
-                )
-                .await?
-        }
+        None => state
+            .db
+            .fetch_all(
+                "SELECT id, user_id, title, analyzed_at FROM documents WHERE user_id = $1 AND analyzed_at IS NOT NULL",
+                &params![user.id],
+            )
+            .await?,
     };
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         out.push(Target {
             id: r.get("id")?,
+            owner: r.get("user_id")?,
             title: r.get("title")?,
             version: r.get("analyzed_at")?,
         });
@@ -220,10 +220,10 @@ async fn search(
         })
         .collect();
     let names = if quotes {
-        let mut on_page: Vec<Uuid> = spans.iter().map(|(i, _, _)| docs[*i].document_id).collect();
+        let mut on_page: Vec<usize> = spans.iter().map(|(i, _, _)| *i).collect();
         on_page.sort();
         on_page.dedup();
-        speaker_names(&state, &on_page).await?
+        speaker_names(&state, on_page.iter().map(|i| &targets[*i])).await?
     } else {
         HashMap::new()
     };
@@ -260,22 +260,15 @@ async fn search(
     }))
 }
 
-/// `(document, analysis id)` → the name of the caller's character made from it.
-async fn speaker_names(state: &AppState, docs: &[Uuid]) -> Result<HashMap<(Uuid, String), String>, ApiError> {
+/// `(document, analysis id)` → the name of the character the analysis made from it (the document owner's).
+async fn speaker_names(
+    state: &AppState,
+    docs: impl Iterator<Item = &Target>,
+) -> Result<HashMap<(Uuid, String), String>, ApiError> {
     let mut out = HashMap::new();
     for d in docs {
-        let rows = state
-            .db
-            .fetch_all(
-                "SELECT name, stats FROM characters WHERE document_id = $1",
-                &params![*d],
-            )
-            .await?;
-        for r in rows {
-            let stats: serde_json::Value = serde_json::from_str(&r.get::<String>("stats")?).unwrap_or_default();
-            if let Some(id) = stats.get("analysis_id").and_then(|v| v.as_str()) {
-                out.insert((*d, id.to_string()), r.get("name")?);
-            }
+        for (id, c) in characters::by_analysis_id(&state.db, d.id, d.owner).await? {
+            out.insert((d.id, id), c.name);
         }
     }
     Ok(out)
