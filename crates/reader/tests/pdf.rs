@@ -636,3 +636,36 @@ fn an_exponent_drawn_before_its_base_follows_it() {
     );
     assert_eq!(t.trim(), "such that i2");
 }
+
+#[test]
+fn symbol_font_private_use_codes_become_their_characters() {
+    // A subset of Symbol whose ToUnicode gives U+F02B, U+F03D and U+F0B1
+    // (Windows' symbol cmap, as Word writes it): "+", "=" and "±".
+    let cmap = b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n1 begincodespacerange <00> <FF> endcodespacerange\n3 beginbfchar <2B> <F02B> <3D> <F03D> <B1> <F0B1> endbfchar\nendcmap end end";
+    let mut tounicode = format!("<< /Length {} >>\nstream\n", cmap.len()).into_bytes();
+    tounicode.extend_from_slice(cmap);
+    tounicode.extend_from_slice(b"\nendstream");
+    let widths = vec!["549"; 224].join(" ");
+    let symbol = format!(
+        "<< /Type /Font /Subtype /TrueType /BaseFont /BIOPPG+Symbol /FirstChar 32 /LastChar 255 \
+         /Widths [{widths}] /ToUnicode 7 0 R >>"
+    );
+    let content = b"BT /F1 12 Tf 72 700 Td (x ) Tj /F2 12 Tf (+) Tj /F1 12 Tf ( y ) Tj /F2 12 Tf (=) Tj \
+                    /F1 12 Tf ( 2 ) Tj /F2 12 Tf (\\261) Tj /F1 12 Tf ( 1) Tj ET";
+    let mut stream = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
+    stream.extend_from_slice(content);
+    stream.extend_from_slice(b"\nendstream");
+    let objs = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R /F2 6 0 R >> >> \
+          /Contents 5 0 R >>"
+            .to_vec(),
+        HELVETICA.to_vec(),
+        stream,
+        symbol.into_bytes(),
+        tounicode,
+    ];
+    let d = read_as(&build_pdf(&objs), Format::Pdf, &Limits::default()).unwrap();
+    assert_eq!(d.text.trim(), "x + y = 2 ± 1");
+}

@@ -138,20 +138,22 @@ fn make_chunks(page: &View) -> Vec<Chunk> {
 /// end of the glyph before it.
 fn rotated_blocks(page: &View, blocks: &mut Vec<Block>, budget: &Budget) -> Option<()> {
     // Directions in whole degrees, in order of first appearance.
-    let mut groups: Vec<(i32, Vec<u32>)> = Vec::new();
+    let mut groups: Vec<Vec<u32>> = Vec::new();
+    let mut group_of = [u16::MAX; 360];
     for (i, g) in page.glyphs.iter().enumerate() {
         if g.upright {
             continue;
         }
-        let key = (i32::from(g.angle) + 18_050).div_euclid(100).rem_euclid(360);
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, v)) => v.push(i as u32),
-            None => groups.push((key, vec![i as u32])),
+        let key = (i32::from(g.angle) + 18_050).div_euclid(100).rem_euclid(360) as usize;
+        if group_of[key] == u16::MAX {
+            group_of[key] = groups.len() as u16;
+            groups.push(Vec::new());
         }
+        groups[usize::from(group_of[key])].push(i as u32);
     }
     let mut loose: Vec<u32> = Vec::new();
     let mut frames: Vec<(u32, Vec<Glyph>)> = Vec::new();
-    for (_, idx) in groups {
+    for idx in groups {
         if idx.len() < 2 {
             loose.extend(idx);
             continue;
@@ -290,19 +292,20 @@ fn make_lines(page: &View, mut chunks: Vec<Chunk>, budget: &Budget) -> Option<Ve
     chunks.sort_by(|a, b| a.baseline.total_cmp(&b.baseline).then(a.x0.total_cmp(&b.x0)));
     // Group chunks into baseline bands first.
     let mut merged: Vec<Chunk> = Vec::with_capacity(chunks.len());
+    let mut work = 0usize;
     let mut band_start = 0;
     let mut i = 0;
     while i < chunks.len() {
         let b = chunks[band_start].baseline;
         let s = chunks[band_start].size;
         if i > band_start && (chunks[i].baseline - b).abs() > 0.3 * s {
-            merge_band(page, &mut chunks[band_start..i], &mut merged);
+            merge_band(page, &mut chunks[band_start..i], &mut merged, &mut work);
             band_start = i;
         }
         i += 1;
     }
     if band_start < chunks.len() {
-        merge_band(page, &mut chunks[band_start..], &mut merged);
+        merge_band(page, &mut chunks[band_start..], &mut merged, &mut work);
     }
     let mut gaps = Vec::new();
     Some(merged.into_iter().map(|c| chunk_to_line(page, c, &mut gaps)).collect())
@@ -346,7 +349,7 @@ fn order_clusters(page: &View, glyphs: &mut Vec<u32>) {
 }
 
 /// Merges the touching chunks of one baseline band (sorted by x within).
-fn merge_band(page: &View, band: &mut [Chunk], out: &mut Vec<Chunk>) {
+fn merge_band(page: &View, band: &mut [Chunk], out: &mut Vec<Chunk>, work: &mut usize) {
     band.sort_by(|a, b| a.x0.total_cmp(&b.x0));
     let first = out.len();
     for c in band.iter_mut() {
@@ -362,7 +365,7 @@ fn merge_band(page: &View, band: &mut [Chunk], out: &mut Vec<Chunk>) {
             let size = last.size.max(c.size);
             if c.x0 < last.x1 + 0.8 * size {
                 if c.x0 < last.x1 - 0.1 * size {
-                    splice(page, &mut last.glyphs, c.glyphs);
+                    splice(page, &mut last.glyphs, c.glyphs, work);
                 } else {
                     last.glyphs.extend_from_slice(&c.glyphs);
                 }
@@ -378,8 +381,10 @@ fn merge_band(page: &View, band: &mut [Chunk], out: &mut Vec<Chunk>) {
     }
 }
 
-/// Lines longer than this are not spliced glyph by glyph (cost bound).
-const MAX_SPLICE: usize = 4096;
+/// Glyphs of the line looked at by all splices of a page, at most: past it
+/// chunks are appended (each splice sorts the line, so a hostile page of
+/// many overlapping chunks would otherwise cost lines × chunks).
+const MAX_SPLICE_WORK: usize = 4_000_000;
 
 /// Adds the glyphs of a chunk that overlaps a line drawn earlier:
 /// - a glyph drawn again where the line already has the same glyph (fake
@@ -388,8 +393,9 @@ const MAX_SPLICE: usize = 4096;
 ///   line (an exponent or an operator drawn after the formula around it),
 ///   else after the line: two different texts drawn over each other are
 ///   not interleaved letter by letter.
-fn splice(page: &View, line: &mut Vec<u32>, new: Vec<u32>) {
-    if line.len() > MAX_SPLICE {
+fn splice(page: &View, line: &mut Vec<u32>, new: Vec<u32>, work: &mut usize) {
+    *work += line.len() + new.len();
+    if *work > MAX_SPLICE_WORK {
         line.extend(new);
         return;
     }

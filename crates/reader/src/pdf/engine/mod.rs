@@ -340,13 +340,49 @@ struct PdfType3Font<'a> {
 fn make_font<'a>(doc: &'a Document, font: &'a Dictionary) -> Rc<dyn PdfFont + 'a> {
     let subtype = get_name_string(doc, font, b"Subtype");
     dlog!("MakeFont({})", subtype);
-    if subtype == "Type0" {
+    let made: Rc<dyn PdfFont + 'a> = if subtype == "Type0" {
         Rc::new(PdfCIDFont::new(doc, font))
     } else if subtype == "Type3" {
         Rc::new(PdfType3Font::new(doc, font))
     } else {
         Rc::new(PdfSimpleFont::new(doc, font))
+    };
+    // A subset prefix ("ABCDEF+") and a style suffix do not change the font.
+    let base = maybe_get_name_string(doc, font, b"BaseFont").unwrap_or_default();
+    let base = base.split_once('+').map_or(base.as_str(), |(_, b)| b);
+    if base.get(..6).is_some_and(|b| b.eq_ignore_ascii_case("symbol")) {
+        return Rc::new(SymbolPua(made));
     }
+    made
+}
+
+/// The Symbol font's codes as Windows maps them, U+F020–U+F0FF (its
+/// "symbol" cmap: U+F000 plus the code), are what Word and others write in
+/// ToUnicode for it, and what pdftotext prints: private-use characters
+/// that no reader can see as "+", "=" or "±". The low byte is the code in
+/// Adobe's Symbol encoding, whose glyph name gives the character.
+#[derive(Debug)]
+struct SymbolPua<'a>(Rc<dyn PdfFont + 'a>);
+
+impl<'a> PdfFont for SymbolPua<'a> {
+    fn get_width(&self, id: CharCode) -> f64 { self.0.get_width(id) }
+    fn next_char(&self, iter: &mut Iter<u8>) -> Option<(CharCode, u8)> { self.0.next_char(iter) }
+    fn weight(&self) -> usize { self.0.weight() }
+    fn decode_char(&self, code: CharCode) -> String {
+        let s = self.0.decode_char(code);
+        if !s.chars().any(|c| ('\u{F020}'..='\u{F0FF}').contains(&c)) {
+            return s;
+        }
+        s.chars().map(|c| symbol_pua(c).unwrap_or(c)).collect()
+    }
+}
+
+/// U+F0xx of the Symbol font as the character its glyph stands for.
+fn symbol_pua(c: char) -> Option<char> {
+    let code = (c as u32).checked_sub(0xF000).filter(|b| (0x20..=0xFF).contains(b))?;
+    let name = encodings::SYMBOL_ENCODING[code as usize]?;
+    let ch = char::from_u32(u32::from(glyphnames::name_to_unicode(name)?))?;
+    (!('\u{E000}'..='\u{F8FF}').contains(&ch)).then_some(ch)
 }
 
 fn is_core_font(name: &str) -> bool {
