@@ -5,6 +5,8 @@
 //! malformed id all come back as RFC 9457 problems that say what is wrong.
 
 use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::multipart::{Field, Multipart, MultipartError};
 use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -173,6 +175,92 @@ pub struct Paginated<T: ToSchema> {
     pub total: i64,
     pub skip: i64,
     pub limit: i64,
+}
+
+/// A `multipart/form-data` body whose one field that matters is `file` (an upload, a card import). Not multipart:
+/// 415.
+pub struct FileForm(Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for FileForm {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Multipart::from_request(req, state).await.map(FileForm).map_err(|e| {
+            ApiError::UnsupportedMediaType(format!("expected a multipart/form-data body with a `file` field ({e})"))
+        })
+    }
+}
+
+impl FileForm {
+    /// Runs `read` on the `file` field (other fields are skipped), whose chunks may add up to `max` bytes; past
+    /// that, or past the body limit, 413 with `too_large` as the detail. No `file` field or a broken body: 400.
+    ///
+    /// A callback rather than a returned field: the field borrows the form, and a borrow returned from inside
+    /// the loop that skips other fields is one the borrow checker cannot yet see end.
+    pub async fn read_file<T>(
+        mut self,
+        max: u64,
+        too_large: String,
+        read: impl AsyncFnOnce(FileField<'_>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        loop {
+            let Some(field) = self.0.next_field().await.map_err(|e| field_error(e, &too_large))? else {
+                return Err(ApiError::BadRequest("the form has no `file` field".into()));
+            };
+            if field.name() == Some("file") {
+                return read(FileField {
+                    field,
+                    left: max,
+                    too_large,
+                })
+                .await;
+            }
+        }
+    }
+}
+
+/// The `file` field of a [`FileForm`], with the bytes it may still bring.
+pub struct FileField<'a> {
+    field: Field<'a>,
+    left: u64,
+    too_large: String,
+}
+
+impl FileField<'_> {
+    /// The name the client gave the file, unsanitised.
+    pub fn file_name(&self) -> Option<&str> {
+        self.field.file_name()
+    }
+
+    /// The next chunk, `None` at the end; 413 once the chunks add up to more than the limit.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, ApiError> {
+        match self.field.chunk().await.map_err(|e| field_error(e, &self.too_large))? {
+            Some(c) if c.len() as u64 > self.left => Err(ApiError::PayloadTooLarge(self.too_large.clone())),
+            Some(c) => {
+                self.left -= c.len() as u64;
+                Ok(Some(c))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The whole file, in memory (for small files only: the limit bounds it).
+    pub async fn bytes(mut self) -> Result<Vec<u8>, ApiError> {
+        let mut buf = Vec::new();
+        while let Some(chunk) = self.chunk().await? {
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf)
+    }
+}
+
+/// A multipart read error: the body limit (413, `too_large`) or a malformed body (400).
+fn field_error(e: MultipartError, too_large: &str) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(too_large.to_string())
+    } else {
+        ApiError::BadRequest(format!("broken multipart body: {}", e.body_text()))
+    }
 }
 
 #[cfg(test)]

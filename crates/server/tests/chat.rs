@@ -620,6 +620,50 @@ async fn cards_round_trip_and_import(app: TestApp) {
     assert_problem(import(&app, &t, "x.png", png[..40].to_vec()).await, 422).await;
     assert_problem(import(&app, &t, "x.txt", b"just text".to_vec()).await, 422).await;
     assert_problem(import(&app, &t, "x.json", Vec::new()).await, 422).await;
+    // Not a form with a file in it, or too big a file: nothing is imported.
+    let count = || async {
+        let all: Value = app.get("/api/v1/characters", &t).await.json().await.unwrap();
+        all["total"].as_i64().unwrap()
+    };
+    let before = count().await;
+    let r = app
+        .client
+        .post(app.url("/api/v1/characters/import"))
+        .bearer_auth(&t)
+        .json(&json!({"file": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 415).await;
+    let form = reqwest::multipart::Form::new().text("card", "{}");
+    let r = app
+        .client
+        .post(app.url("/api/v1/characters/import"))
+        .bearer_auth(&t)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let d = assert_problem(r, 400).await;
+    assert!(d.contains("no `file` field"), "{d}");
+    let r = app
+        .client
+        .post(app.url("/api/v1/characters/import"))
+        .bearer_auth(&t)
+        .header("content-type", "multipart/form-data; boundary=XYZ")
+        .body("--XYZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nno end")
+        .send()
+        .await
+        .unwrap();
+    let d = assert_problem(r, 400).await;
+    assert!(d.contains("broken multipart body"), "{d}");
+    let d = assert_problem(
+        import(&app, &t, "big.json", vec![b' '; 20 * 1024 * 1024 + 1]).await,
+        413,
+    )
+    .await;
+    assert!(d.contains("at most 20 MiB"), "{d}");
+    assert_eq!(count().await, before);
     let other = app.token("thief").await;
     assert_problem(export(&app, &other, id, "png").await, 404).await;
 }

@@ -15,13 +15,12 @@
 use crate::auth::AuthUser;
 use crate::db::{Value, now};
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiQuery, IdPath};
+use crate::extract::{ApiQuery, FileForm, IdPath};
 use crate::params;
 use crate::routes::characters::{self, Character, LlmSettings};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -452,35 +451,12 @@ pub struct CardForm {
 async fn import_character(
     State(state): State<AppState>,
     user: AuthUser,
-    multipart: Result<Multipart, MultipartRejection>,
+    form: FileForm,
 ) -> Result<(StatusCode, Json<ImportResult>), ApiError> {
-    let mut multipart = multipart.map_err(|e| {
-        ApiError::UnsupportedMediaType(format!("expected a multipart/form-data body with a `file` field ({e})"))
-    })?;
-    let too_large = || ApiError::PayloadTooLarge(format!("a card file is at most {} MiB", MAX_CARD_BYTES >> 20));
-    let field_error = |e: axum::extract::multipart::MultipartError| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large()
-        } else {
-            ApiError::BadRequest(format!("broken multipart body: {}", e.body_text()))
-        }
-    };
-    let bytes = loop {
-        let Some(mut field) = multipart.next_field().await.map_err(field_error)? else {
-            return Err(ApiError::BadRequest("the form has no `file` field".into()));
-        };
-        if field.name() != Some("file") {
-            continue;
-        }
-        let mut buf = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(field_error)? {
-            if buf.len() + chunk.len() > MAX_CARD_BYTES {
-                return Err(too_large());
-            }
-            buf.extend_from_slice(&chunk);
-        }
-        break buf;
-    };
+    let too_large = format!("a card file is at most {} MiB", MAX_CARD_BYTES >> 20);
+    let bytes = form
+        .read_file(MAX_CARD_BYTES as u64, too_large, async |field| field.bytes().await)
+        .await?;
     if bytes.is_empty() {
         return Err(ApiError::Unprocessable("the file is empty".into()));
     }

@@ -8,12 +8,11 @@
 use crate::auth::AuthUser;
 use crate::db::{DbError, FromRow, Row, now};
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiQuery, IdPath, PageParams, Paginated};
+use crate::extract::{ApiQuery, FileForm, IdPath, PageParams, Paginated};
 use crate::params;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -180,66 +179,50 @@ fn detect(head: &[u8], path: &std::path::Path, name: &str) -> Result<reader::For
 async fn upload_document(
     State(state): State<AppState>,
     user: AuthUser,
-    multipart: Result<Multipart, MultipartRejection>,
+    form: FileForm,
 ) -> Result<(StatusCode, Json<DocumentOut>), ApiError> {
-    let mut multipart = multipart.map_err(|e| {
-        ApiError::UnsupportedMediaType(format!("expected a multipart/form-data body with a `file` field ({e})"))
-    })?;
     let max = state.config.max_upload_bytes;
-    let too_large = || ApiError::PayloadTooLarge(format!("the file is larger than {} MiB", max / (1024 * 1024)));
-    let field_error = |e: axum::extract::multipart::MultipartError| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large()
-        } else {
-            ApiError::BadRequest(format!("broken multipart body: {}", e.body_text()))
-        }
-    };
-    loop {
-        let Some(mut field) = multipart.next_field().await.map_err(field_error)? else {
-            return Err(ApiError::BadRequest("the form has no `file` field".into()));
-        };
-        if field.name() != Some("file") {
-            continue;
-        }
-        let filename = sanitize_filename(field.file_name().unwrap_or("upload"));
-        let mut pending = state.storage.begin().await?;
-        while let Some(chunk) = field.chunk().await.map_err(field_error)? {
-            if pending.size + chunk.len() as u64 > max {
-                return Err(too_large());
+    let too_large = format!("the file is larger than {} MiB", max / (1024 * 1024));
+    let (filename, mut pending) = form
+        .read_file(max, too_large, async |mut field| {
+            let filename = sanitize_filename(field.file_name().unwrap_or("upload"));
+            let mut pending = state.storage.begin().await?;
+            while let Some(chunk) = field.chunk().await? {
+                pending.write(&chunk).await?;
             }
-            pending.write(&chunk).await?;
-        }
-        if pending.size == 0 {
-            return Err(ApiError::Unprocessable("the file is empty".into()));
-        }
-        let sha = pending.finish().await?;
-        let format = detect(&pending.head, pending.path(), &filename)?;
-        let (format_name, content_type) = format_info(format);
-        let size = pending.size as i64;
-        state.storage.commit(pending, &sha).await?;
-        let id = Uuid::new_v4();
-        let t = now();
-        // Register the row under the blob's lock and make sure the blob is
-        // still there: identical content deleted by another document's
-        // removal between our commit and now would otherwise leave a row
-        // without its file.
-        let mut tx = state.db.begin().await?;
-        crate::storage::lock_blob(&mut tx, state.db.backend(), &sha).await?;
-        if !state.storage.exists(&sha).await {
-            return Err(ApiError::Unavailable(
-                "identical content was being deleted at the same moment; please upload again".into(),
-            ));
-        }
-        tx.execute(
-            "INSERT INTO documents (id, user_id, filename, format, content_type, size_bytes, sha256, status, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8)",
-            &params![id, user.id, filename, format_name, content_type, size, sha, t],
-        )
+            Ok((filename, pending))
+        })
         .await?;
-        tx.commit().await?;
-        crate::pipeline::enqueue(&state, user.id, id).await?;
-        return Ok((StatusCode::CREATED, Json(load(&state, &user, id).await?)));
+    if pending.size == 0 {
+        return Err(ApiError::Unprocessable("the file is empty".into()));
     }
+    let sha = pending.finish().await?;
+    let format = detect(&pending.head, pending.path(), &filename)?;
+    let (format_name, content_type) = format_info(format);
+    let size = pending.size as i64;
+    state.storage.commit(pending, &sha).await?;
+    let id = Uuid::new_v4();
+    let t = now();
+    // Register the row under the blob's lock and make sure the blob is
+    // still there: identical content deleted by another document's
+    // removal between our commit and now would otherwise leave a row
+    // without its file.
+    let mut tx = state.db.begin().await?;
+    crate::storage::lock_blob(&mut tx, state.db.backend(), &sha).await?;
+    if !state.storage.exists(&sha).await {
+        return Err(ApiError::Unavailable(
+            "identical content was being deleted at the same moment; please upload again".into(),
+        ));
+    }
+    tx.execute(
+        "INSERT INTO documents (id, user_id, filename, format, content_type, size_bytes, sha256, status, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8)",
+        &params![id, user.id, filename, format_name, content_type, size, sha, t],
+    )
+    .await?;
+    tx.commit().await?;
+    crate::pipeline::enqueue(&state, user.id, id).await?;
+    Ok((StatusCode::CREATED, Json(load(&state, &user, id).await?)))
 }
 
 /// Loads a document the caller may see; another user's is "not found".
