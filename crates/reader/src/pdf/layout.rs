@@ -665,6 +665,95 @@ fn visual_to_logical(text: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+
+    /// A page from (text, x, baseline, advance, angle in degrees) at 10 pt.
+    fn page(glyphs: &[(&str, f32, f32, f32, f32)]) -> Page {
+        let mut p = Page::default();
+        for &(t, x, y, w, a) in glyphs {
+            let start = p.text.len() as u32;
+            p.text.push_str(t);
+            p.glyphs.push(Glyph {
+                x,
+                y,
+                w,
+                size: 10.0,
+                start,
+                end: p.text.len() as u32,
+                upright: a == 0.0,
+                angle: (a * 100.0) as i16,
+            });
+        }
+        p
+    }
+
+    fn lines(p: &Page) -> Vec<String> {
+        let budget = Budget {
+            deadline: Instant::now() + Duration::from_secs(60),
+            cancel: Arc::new(AtomicBool::new(false)),
+        };
+        let l = layout_page(p, &budget).expect("within budget");
+        l.blocks
+            .iter()
+            .flat_map(|b| b.lines.iter().map(|l| l.text.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn overlapping_chunks_are_deduplicated_or_placed() {
+        // "ab" drawn, then "ab" again 0.5 pt right (fake bold) and "cd"
+        // drawn over the same place: "ab" once, "cd" after it whole.
+        let p = page(&[
+            ("a", 100.0, 50.0, 5.0, 0.0),
+            ("b", 105.0, 50.0, 5.0, 0.0),
+            ("a", 100.5, 50.0, 5.0, 0.0),
+            ("b", 105.5, 50.0, 5.0, 0.0),
+            ("c", 100.0, 50.0, 5.0, 0.0),
+            ("d", 105.0, 50.0, 5.0, 0.0),
+        ]);
+        assert_eq!(lines(&p), ["ab cd"]);
+        // A piece drawn later that fits in a gap of the line goes there.
+        let p = page(&[
+            ("a", 100.0, 50.0, 5.0, 0.0),
+            ("b", 105.0, 50.0, 5.0, 0.0),
+            ("c", 118.0, 50.0, 5.0, 0.0),
+            ("X", 111.0, 50.0, 5.0, 0.0),
+        ]);
+        assert_eq!(lines(&p), ["abX c"]);
+    }
+
+    #[test]
+    fn many_overlapping_chunks_keep_every_glyph() {
+        // 3000 glyphs each drawn 3 pt left of the one before: every one is
+        // its own chunk overlapping the line (the splice work bound).
+        let letters: Vec<String> = (0..3000)
+            .map(|i| char::from(b'a' + (i % 26) as u8).to_string())
+            .collect();
+        let glyphs: Vec<(&str, f32, f32, f32, f32)> = letters
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.as_str(), 10_000.0 - 3.0 * i as f32, 50.0, 5.0, 0.0))
+            .collect();
+        let out = lines(&page(&glyphs)).concat();
+        assert_eq!(out.chars().filter(|c| c.is_alphabetic()).count(), 3000);
+    }
+
+    #[test]
+    fn rotated_glyphs_group_by_direction() {
+        // "up" at 90° and "hi" at 45° (advances along the baseline), plus
+        // one glyph alone at 30°.
+        let s = std::f32::consts::FRAC_1_SQRT_2 * 5.0;
+        let p = page(&[
+            ("u", 50.0, 100.0, 5.0, 90.0),
+            ("h", 200.0, 200.0, 5.0, 45.0),
+            ("p", 50.0, 105.0, 5.0, 90.0),
+            ("i", 200.0 + s, 200.0 + s, 5.0, 45.0),
+            ("z", 300.0, 300.0, 5.0, 30.0),
+        ]);
+        assert_eq!(lines(&p), ["up", "hi", "z"]);
+    }
 
     #[test]
     fn rtl_lines_are_reversed() {
