@@ -428,8 +428,19 @@ fn splice(page: &View, line: &mut Vec<u32>, new: Vec<u32>, work: &mut usize) {
         .iter()
         .map(|&i| page.glyphs[i as usize].x + page.glyphs[i as usize].w)
         .fold(g0.x + g0.w, f32::max);
-    let at = line.iter().position(|&i| centre(i) > rx0).unwrap_or(line.len());
-    let fits = line[..at].iter().all(|&i| centre(i) <= rx0) && line[at..].iter().all(|&i| centre(i) >= rx1);
+    // It goes before the first glyph right of its start when nothing of
+    // the line is in its way, counting either every glyph or only those on
+    // its own baseline (accents and scripts appended before, such as a
+    // vector arrow over a letter, are not in the way of an operator
+    // between two letters); else after the line.
+    let level = |i: &u32| (page.glyphs[*i as usize].y - g0.y).abs() < 0.3 * g0.size;
+    let on_level = line.iter().position(|i| level(i) && centre(*i) > rx0).filter(|&k| {
+        line[..k].iter().filter(|i| level(i)).all(|&i| centre(i) <= rx0)
+            && line[k..].iter().filter(|i| level(i)).all(|&i| centre(i) >= rx1)
+    });
+    let at = on_level.unwrap_or_else(|| line.iter().position(|&i| centre(i) > rx0).unwrap_or(line.len()));
+    let fits = on_level.is_some()
+        || line[..at].iter().all(|&i| centre(i) <= rx0) && line[at..].iter().all(|&i| centre(i) >= rx1);
     if fits {
         line.splice(at..at, rest);
     } else {
@@ -722,6 +733,19 @@ mod tests {
             ("X", 111.0, 50.0, 5.0, 0.0),
         ]);
         assert_eq!(lines(&p), ["abX c"]);
+        // Also when an accent drawn above the line came before it: "u · v"
+        // with arrows over u and v drawn between the letters and the dot.
+        let mut p = page(&[
+            ("u", 100.0, 50.0, 5.0, 0.0),
+            ("v", 110.0, 50.0, 5.0, 0.0),
+            ("→", 100.5, 46.0, 4.0, 0.0),
+            ("→", 110.5, 46.0, 4.0, 0.0),
+            ("·", 106.5, 50.0, 2.0, 0.0),
+        ]);
+        // The arrows are smaller and raised: they join the line as scripts.
+        p.glyphs[2].size = 6.0;
+        p.glyphs[3].size = 6.0;
+        assert_eq!(lines(&p), ["u · v → →"]);
     }
 
     #[test]
