@@ -22,7 +22,7 @@ pub(crate) struct Glyph {
     /// glyphs are laid out separately in their own frame.
     pub upright: bool,
     /// Direction of the baseline in page space (y down), in hundredths of
-    /// a degree, -18000..=18000: 9000 runs down the page.
+    /// a degree, -18000..=18000: 9000 runs down the page (0 when upright).
     pub angle: i16,
 }
 
@@ -127,7 +127,12 @@ impl OutputDev for Collector {
         }
         // Upright: baseline points right and the glyph is not mirrored.
         let upright = m.m11 > 0.0 && m.m12.abs() < 0.1 * m.m11 && m.m22 < 0.0;
-        let angle = (m.m12.atan2(m.m11).to_degrees() * 100.0).round() as i16;
+        // Only rotated glyphs need their direction (atan2 is not free).
+        let angle = if upright {
+            0
+        } else {
+            (m.m12.atan2(m.m11).to_degrees() * 100.0).round() as i16
+        };
         let w = (width * font_size.abs() * sx) as f32;
         let w = if w.is_finite() { w.max(0.0) } else { 0.0 };
         let start = self.page.text.len() as u32;

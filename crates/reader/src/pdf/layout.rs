@@ -457,6 +457,7 @@ fn splice(page: &View, line: &mut Vec<u32>, new: Vec<u32>, work: &mut usize) {
 fn letter_spacing(page: &View, glyphs: &[u32], gaps: &mut Vec<f32>) -> f32 {
     gaps.clear();
     let mut spaces = false;
+    let mut wide = false;
     let mut prev: Option<&Glyph> = None;
     let mut size = 0.0f32;
     for &gi in glyphs {
@@ -467,12 +468,15 @@ fn letter_spacing(page: &View, glyphs: &[u32], gaps: &mut Vec<f32>) -> f32 {
             continue;
         }
         if let Some(p) = prev {
-            gaps.push((g.x - (p.x + p.w)).max(0.0));
+            let gap = g.x - (p.x + p.w);
+            wide |= gap > 0.1 * g.size.min(p.size);
+            gaps.push(gap.max(0.0));
         }
         size = size.max(g.size);
         prev = Some(g);
     }
-    if !spaces || gaps.len() < 6 {
+    // No gap between letters would be a word space anyway: nothing to do.
+    if !spaces || !wide || gaps.len() < 6 {
         return 0.0;
     }
     let mid = gaps.len() / 2;
@@ -481,7 +485,9 @@ fn letter_spacing(page: &View, glyphs: &[u32], gaps: &mut Vec<f32>) -> f32 {
 }
 
 fn chunk_to_line(page: &View, c: Chunk, gaps: &mut Vec<f32>) -> Line {
-    let tracking = letter_spacing(page, &c.glyphs, gaps);
+    // Computed on the first gap that could be a word space (most lines
+    // never have one that is not a drawn space).
+    let mut tracking: Option<f32> = None;
     let mut text = String::new();
     let mut prev: Option<&Glyph> = None;
     let mut prev_text = "";
@@ -497,8 +503,10 @@ fn chunk_to_line(page: &View, c: Chunk, gaps: &mut Vec<f32>) -> Line {
             }
             let gap = g.x - (p.x + p.w);
             let is_space = t.chars().all(char::is_whitespace);
-            if !is_space && !text.ends_with(' ') && (gap > tracking + 0.1 * g.size.min(p.size) || g.x + 0.5 * g.w < p.x)
-            {
+            let min_gap = 0.1 * g.size.min(p.size);
+            let word_gap =
+                gap > min_gap && gap > *tracking.get_or_insert_with(|| letter_spacing(page, &c.glyphs, gaps)) + min_gap;
+            if !is_space && !text.ends_with(' ') && (word_gap || g.x + 0.5 * g.w < p.x) {
                 text.push(' ');
             }
         }
