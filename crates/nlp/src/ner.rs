@@ -609,32 +609,15 @@ impl Model {
         let weights = self.weight_bytes(prune);
         match &self.classes {
             None => weights,
-            Some(c) => {
-                // `NERC`, the length of the classes' bytes, the classes, then the weights
-                let cb = c.to_bytes();
-                let mut out = Vec::with_capacity(8 + cb.len() + weights.len());
-                out.extend_from_slice(b"NERC");
-                out.extend_from_slice(&(cb.len() as u32).to_le_bytes());
-                out.extend_from_slice(&cb);
-                out.extend_from_slice(&weights);
-                out
-            }
+            // the classes, then the weights
+            Some(c) => frame(b"NERC", &c.to_bytes(), &weights),
         }
     }
 
     fn weight_bytes(&self, prune: f32) -> Vec<u8> {
         match &self.second {
             None => self.pass_bytes(prune),
-            Some(s) => {
-                let a = self.pass_bytes(prune);
-                let b = s.pass_bytes(prune);
-                let mut out = Vec::with_capacity(8 + a.len() + b.len());
-                out.extend_from_slice(b"NER3");
-                out.extend_from_slice(&(a.len() as u32).to_le_bytes());
-                out.extend_from_slice(&a);
-                out.extend_from_slice(&b);
-                out
-            }
+            Some(s) => frame(b"NER3", &self.pass_bytes(prune), &s.pass_bytes(prune)),
         }
     }
 
@@ -715,6 +698,17 @@ impl Model {
         }
         m
     }
+}
+
+/// `magic`, the length of `head` (u32, little-endian), `head`, then `tail`:
+/// how the model file nests its parts.
+fn frame(magic: &[u8; 4], head: &[u8], tail: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + head.len() + tail.len());
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&(head.len() as u32).to_le_bytes());
+    out.extend_from_slice(head);
+    out.extend_from_slice(tail);
+    out
 }
 
 static PROPER_NOUNS: &str = include_str!("../data/proper-nouns.txt");
