@@ -303,8 +303,11 @@ fn gender_hints(
         .collect()
 }
 
-/// "God" and the like in an exclamation ("My God!", "for God's sake") is
-/// not a character; nor is a run of initials alone ("P.S.", "M.R.C.S.").
+/// Spans the tagger proposes that are not a person's name: "God" and the
+/// like in an exclamation ("My God!", "for God's sake"); a run of initials
+/// alone ("P.S.", "M.R.C.S."); common-noun phrases LitBank's annotators do
+/// not count as names ("a Mrs. Weston", "X, Esq.", the singular untitled
+/// "the Chancellor"); places named after people ("Pyncheon Street").
 fn not_a_person(seq: &ner::Seq, a: usize, b: usize) -> bool {
     // only initials: "P.S.", "P.M.", "M.R.C.S." are abbreviations, not people
     if (a..b).map(|k| seq.word(k)).all(|w| {

@@ -659,7 +659,12 @@ impl Model {
                 return Model::default();
             };
             let cls = Arc::new(cls);
-            let mut m = Model::from_bytes(&b[8 + n..]);
+            // the weights inside: one or two passes, never another `NERC`
+            let inner = &b[8 + n..];
+            if inner.starts_with(b"NERC") {
+                return Model::default();
+            }
+            let mut m = Model::from_bytes(inner);
             if let Some(s) = m.second.as_mut() {
                 s.classes = Some(cls.clone());
             }
@@ -992,6 +997,16 @@ mod tests {
         assert_eq!(s2.o_penalty, 4.0);
         assert!((s2.w[&9][0] - 2.0).abs() < 1e-3);
         assert!(Model::from_bytes(b"NER3\xff\xff\x00\x00").w.is_empty());
+        // word classes nest once: a chain of `NERC` frames is refused, not recursed into
+        let cls = crate::wordclass::WordClasses::default().to_bytes();
+        let mut chain = Vec::new();
+        for _ in 0..100_000 {
+            chain.extend_from_slice(b"NERC");
+            chain.extend_from_slice(&(cls.len() as u32).to_le_bytes());
+            chain.extend_from_slice(&cls);
+        }
+        let m = Model::from_bytes(&chain);
+        assert!(m.w.is_empty() && m.classes.is_none());
     }
 
     #[test]

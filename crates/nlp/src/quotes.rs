@@ -248,6 +248,11 @@ fn push(out: &mut Vec<Quote>, toks: &[Token], a: usize, b: usize) {
     });
 }
 
+/// Verbs that tag the speech next to them ("said Elizabeth", "“…” he
+/// replied"): the common ones only — the speaker module's full list also
+/// holds verbs ("say", "tell") that narration runs on through.
+const TAG_VERBS: &[&str] = &["said", "says", "cried", "replied", "answered", "asked", "exclaimed"];
+
 /// A short quoted phrase inside narration with no punctuation: a scare quote
 /// or a title ("the so-called ‘gentleman’", “The Times”), not speech.
 fn scare(text: &str, toks: &[Token], a: usize, b: usize, para_start: usize) -> bool {
@@ -262,27 +267,17 @@ fn scare(text: &str, toks: &[Token], a: usize, b: usize, para_start: usize) -> b
             "," | "." | "!" | "?" | ";" | ":" | "--" | "\u{2014}" | "..."
         )
     });
-    let after_word = a > 0 && a != para_start && toks[a - 1].is(Token::WORD) && {
-        let prev = toks[a - 1].text(text);
-        !matches!(
-            prev,
-            "said" | "says" | "cried" | "replied" | "answered" | "asked" | "exclaimed"
-        )
-    };
+    // right after a word other than a speech verb, with no comma or colon between
+    let after_word =
+        a > 0 && a != para_start && toks[a - 1].is(Token::WORD) && !TAG_VERBS.contains(&toks[a - 1].text(text));
     if words > 4 {
         // a longer phrase quoted inside a sentence with no punctuation of its
         // own: "to keep my “weather-eye open for a seafaring man with one leg”"
         return !punct && after_word;
     }
-    // right after a word with no comma or colon between: "the “hired-man,” and"
-    if a > 0 && a != para_start && toks[a - 1].is(Token::WORD) && words <= 3 {
-        let prev = toks[a - 1].text(text);
-        if !matches!(
-            prev,
-            "said" | "says" | "cried" | "replied" | "answered" | "asked" | "exclaimed"
-        ) {
-            return true;
-        }
+    // a short one right after a word: "the “hired-man,” and"
+    if after_word && words <= 3 {
+        return true;
     }
     if punct {
         return false;
@@ -294,25 +289,12 @@ fn scare(text: &str, toks: &[Token], a: usize, b: usize, para_start: usize) -> b
         let w = n.text(text);
         if n.is(Token::WORD)
             && w.chars().next().is_some_and(char::is_lowercase)
+            && !TAG_VERBS.contains(&w)
+            // a speaker or a verb of speaking after the quote ("called" is one
+            // here: "“Come in” called a voice"; before a quote it names a title)
             && !matches!(
                 w,
-                "he" | "she"
-                    | "i"
-                    | "they"
-                    | "we"
-                    | "you"
-                    | "it"
-                    | "said"
-                    | "says"
-                    | "cried"
-                    | "replied"
-                    | "answered"
-                    | "asked"
-                    | "exclaimed"
-                    | "whispered"
-                    | "shouted"
-                    | "called"
-                    | "muttered"
+                "he" | "she" | "i" | "they" | "we" | "you" | "it" | "whispered" | "shouted" | "called" | "muttered"
             )
         {
             return true;
