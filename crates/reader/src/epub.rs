@@ -447,6 +447,18 @@ fn xhtml_to_text(
                 Event::Start(s) | Event::Empty(s) => {
                     let is_start = matches!(e, Event::Start(_));
                     let name = local(s);
+                    // a navigation target: before the element is read, math included
+                    if !wanted.is_empty()
+                        && let Some(id) = attr(s, "id")
+                        && let Some(ixs) = wanted.remove(id.as_str())
+                    {
+                        for i in ixs {
+                            if let Some((entry, done)) = pending.get_mut(i) {
+                                buf.mark_section(&entry.title, entry.level);
+                                *done = true;
+                            }
+                        }
+                    }
                     if name == "math" || math.active() {
                         if matches!(name, "annotation" | "annotation-xml") && is_start {
                             ev.skip_element()?;
@@ -459,17 +471,6 @@ fn xhtml_to_text(
                             math.start(name, is_start, fence, buf);
                         }
                         continue;
-                    }
-                    if !wanted.is_empty()
-                        && let Some(id) = attr(s, "id")
-                        && let Some(ixs) = wanted.remove(id.as_str())
-                    {
-                        for i in ixs {
-                            if let Some((entry, done)) = pending.get_mut(i) {
-                                buf.mark_section(&entry.title, entry.level);
-                                *done = true;
-                            }
-                        }
                     }
                     match name {
                         "head" | "script" | "style" | "title" | "template" | "noscript" | "annotation"
@@ -819,13 +820,27 @@ mod tests {
             </mfrac>
           </math> and <math><msub><mi>x</mi><mi>i</mi></msub><mo>&#x2062;</mo><mi>y</mi>
           <mspace width="thinmathspace"/><mi>sin</mi><mo>&#x2061;</mo><mfenced><mi>t</mi></mfenced></math>.</p>
-          <annotation>ignored</annotation>"#;
+          <p>Then <math id="eq2"><semantics><mi>z</mi><annotation encoding="application/x-tex">ignored</annotation></semantics></math> holds.</p>"#;
+        let opf = opf.replace(
+            "<manifest>",
+            r#"<manifest><item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>"#,
+        );
+        let nav = r##"<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops"><body><nav epub:type="toc"><ol><li><a href="a.xhtml">Roots</a></li><li><a href="a.xhtml#eq2">Equation two</a></li></ol></nav></body></html>"##;
         let bytes = zip(&[
             ("META-INF/container.xml", CONTAINER),
-            ("OEBPS/content.opf", opf),
+            ("OEBPS/content.opf", &opf),
+            ("OEBPS/nav.xhtml", nav),
             ("OEBPS/a.xhtml", &xhtml(math)),
         ]);
         let d = read_epub(&bytes);
-        assert_eq!(d.text, "Roots: x = −b ± √b^2 − 4ac /2a and x_i y sin (t).");
+        assert_eq!(
+            d.text,
+            "Roots: x = −b ± √b^2 − 4ac /2a and x_i y sin (t).\n\nThen\n\nz holds."
+        );
+        // a navigation target on a math element still starts its section
+        // (there, as at any inline target, the paragraph breaks)
+        let titles: Vec<&str> = d.sections.iter().map(|s| s.title.as_str()).collect();
+        assert_eq!(titles, ["Roots", "Equation two"]);
+        assert!(section_text(&d, 1).contains('z'), "{:?}", section_text(&d, 1));
     }
 }

@@ -299,6 +299,9 @@ fn make_lines(page: &View, mut chunks: Vec<Chunk>, budget: &Budget) -> Option<Ve
         let b = chunks[band_start].baseline;
         let s = chunks[band_start].size;
         if i > band_start && (chunks[i].baseline - b).abs() > 0.3 * s {
+            if budget.spent() {
+                return None;
+            }
             merge_band(page, &mut chunks[band_start..i], &mut merged, &mut work);
             band_start = i;
         }
@@ -381,9 +384,11 @@ fn merge_band(page: &View, band: &mut [Chunk], out: &mut Vec<Chunk>, work: &mut 
     }
 }
 
-/// Glyphs of the line looked at by all splices of a page, at most: past it
-/// chunks are appended (each splice sorts the line, so a hostile page of
-/// many overlapping chunks would otherwise cost lines × chunks).
+/// Glyphs looked at by all splices of a page, at most: past it chunks are
+/// appended. Each splice sorts the line and compares every new glyph with
+/// the line's glyphs near it, so a hostile page of many overlapping chunks,
+/// or of a million glyphs drawn at one spot twice, would otherwise cost
+/// lines × chunks or glyphs × glyphs.
 const MAX_SPLICE_WORK: usize = 4_000_000;
 
 /// Adds the glyphs of a chunk that overlaps a line drawn earlier:
@@ -401,6 +406,9 @@ fn splice(page: &View, line: &mut Vec<u32>, new: Vec<u32>, work: &mut usize) {
     }
     let mut by_x: Vec<(f32, u32)> = line.iter().map(|&i| (page.glyphs[i as usize].x, i)).collect();
     by_x.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // every glyph a duplicate scan visits counts: once the page's work is
+    // spent, the remaining glyphs are kept without looking
+    let mut left = MAX_SPLICE_WORK - *work;
     let rest: Vec<u32> = new
         .into_iter()
         .filter(|&ni| {
@@ -408,15 +416,20 @@ fn splice(page: &View, line: &mut Vec<u32>, new: Vec<u32>, work: &mut usize) {
             let tol = 0.2 * g.size;
             let t = page.glyph_text(g);
             let from = by_x.partition_point(|&(x, _)| x < g.x - tol);
-            !by_x[from..]
-                .iter()
-                .take_while(|&&(x, _)| x <= g.x + tol)
-                .any(|&(_, oi)| {
-                    let o = &page.glyphs[oi as usize];
-                    (o.y - g.y).abs() < tol && page.glyph_text(o) == t
-                })
+            for &(x, oi) in &by_x[from..] {
+                if x > g.x + tol || left == 0 {
+                    break;
+                }
+                left -= 1;
+                let o = &page.glyphs[oi as usize];
+                if (o.y - g.y).abs() < tol && page.glyph_text(o) == t {
+                    return false;
+                }
+            }
+            true
         })
         .collect();
+    *work = MAX_SPLICE_WORK - left;
     let Some(&head) = rest.first() else { return };
     let centre = |i: u32| {
         let g = &page.glyphs[i as usize];
@@ -770,6 +783,42 @@ mod tests {
             .collect();
         let out = lines(&page(&glyphs)).concat();
         assert_eq!(out.chars().filter(|c| c.is_alphabetic()).count(), 3000);
+    }
+
+    #[test]
+    fn duplicate_scan_counts_towards_the_work_bound() {
+        // Two runs of 3000 different glyphs drawn at one spot (zero advance):
+        // every glyph of the second is compared with every glyph of the
+        // first — 9M comparisons, which must count against the page's bound
+        // (a million glyphs each would otherwise be 10^12).
+        let mut p = Page::default();
+        for i in 0..6000u32 {
+            let start = p.text.len() as u32;
+            p.text.push(if i < 3000 { 'a' } else { 'b' });
+            p.glyphs.push(Glyph {
+                x: 100.0,
+                y: 50.0,
+                w: 0.0,
+                size: 10.0,
+                start,
+                end: p.text.len() as u32,
+                upright: true,
+                angle: 0,
+            });
+        }
+        let view = View {
+            glyphs: &p.glyphs,
+            text: &p.text,
+        };
+        let mut line: Vec<u32> = (0..3000).collect();
+        let mut work = 0;
+        splice(&view, &mut line, (3000..6000).collect(), &mut work);
+        assert_eq!(work, MAX_SPLICE_WORK, "the scan's comparisons are counted");
+        assert_eq!(line.len(), 6000, "nothing is dropped: the texts differ");
+        // once spent, later splices only append
+        let mut more = vec![0u32];
+        splice(&view, &mut more, vec![1, 2], &mut work);
+        assert_eq!(more, [0, 1, 2]);
     }
 
     #[test]

@@ -34,8 +34,10 @@
 //! worker checks the budget (deadline or cancel flag, `collect::Budget`)
 //! cooperatively: between the steps, while inflating streams, every 4096
 //! content-stream operations (forms included, so a page that draws no
-//! text stops too), every 1024 glyphs and in the quadratic layout pass;
-//! only one lopdf call (loading or repairing the file) runs to its end.
+//! text stops too), every 1024 glyphs, in the quadratic script-snapping
+//! pass and between baseline bands; the splices of overlapping text count
+//! every glyph they compare against a page-wide bound (`MAX_SPLICE_WORK`).
+//! Only one lopdf call (loading or repairing the file) runs to its end.
 //! Before interpretation we
 //! bound what could blow up: the decompressed size of every Flate stream
 //! (bombs), the nesting and cycles of form XObjects (pdf-extract recurses

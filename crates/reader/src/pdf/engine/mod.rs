@@ -197,6 +197,20 @@ fn maybe_deref<'a>(doc: &'a Document, o: &'a Object) -> &'a Object {
     }
 }
 
+/// [`maybe_deref`] without the panic on a dangling reference (for code of
+/// ours: the caught panic would cost the rest of the page).
+fn try_deref<'a>(doc: &'a Document, o: &'a Object) -> Option<&'a Object> {
+    match o {
+        &Object::Reference(r) => doc.get_object(r).ok(),
+        _ => Some(o),
+    }
+}
+
+/// [`maybe_get_obj`] without the panic on a dangling reference.
+fn try_get_obj<'a>(doc: &'a Document, dict: &'a Dictionary, key: &[u8]) -> Option<&'a Object> {
+    dict.get(key).ok().and_then(|o| try_deref(doc, o))
+}
+
 fn maybe_get_obj<'a>(doc: &'a Document, dict: &'a Dictionary, key: &[u8]) -> Option<&'a Object> {
     dict.get(key).map(|o| maybe_deref(doc, o)).ok()
 }
@@ -348,7 +362,10 @@ fn make_font<'a>(doc: &'a Document, font: &'a Dictionary) -> Rc<dyn PdfFont + 'a
         Rc::new(PdfSimpleFont::new(doc, font))
     };
     // A subset prefix ("ABCDEF+") and a style suffix do not change the font.
-    let base = maybe_get_name_string(doc, font, b"BaseFont").unwrap_or_default();
+    let base = try_get_obj(doc, font, b"BaseFont")
+        .and_then(|n| n.as_name().ok())
+        .map(pdf_to_utf8)
+        .unwrap_or_default();
     let base = base.split_once('+').map_or(base.as_str(), |(_, b)| b);
     if base.get(..6).is_some_and(|b| b.eq_ignore_ascii_case("symbol")) {
         return Rc::new(SymbolPua(made));
@@ -2095,11 +2112,11 @@ impl<'a> Processor<'a> {
                     let resources = maybe_get_obj(&doc, &xf.dict, b"Resources").and_then(|n| n.as_dict().ok()).unwrap_or(resources);
                     let contents = get_contents(xf);
                     // The form's /Matrix maps form space into the space of the `Do`.
-                    let matrix = maybe_get_obj(&doc, &xf.dict, b"Matrix")
+                    let matrix = try_get_obj(&doc, &xf.dict, b"Matrix")
                         .and_then(|m| m.as_array().ok())
                         .filter(|a| a.len() == 6)
                         .and_then(|a| {
-                            let v: Vec<f64> = a.iter().filter_map(|o| match maybe_deref(&doc, o) {
+                            let v: Vec<f64> = a.iter().filter_map(|o| match try_deref(&doc, o)? {
                                 &Object::Integer(i) => Some(i as f64),
                                 &Object::Real(f) => Some(f.into()),
                                 _ => None,
