@@ -373,8 +373,13 @@ pub fn cluster(
             continue;
         }
         let mut cands: Vec<usize> = (0..chars.len()).filter(|&c| compatible(x, &chars[c])).collect();
-        if cands.is_empty() && x.names.len() == 1 && x.role != Role::Either {
-            // "Mrs. Rachel" for Mrs. Rachel Lynde
+        if cands.is_empty()
+            && x.names.len() == 1
+            && x.role != Role::Either
+            && !x.title.as_deref().is_some_and(surname_only)
+        {
+            // "Mrs. Rachel" for Mrs. Rachel Lynde (but "Colonel Fitzwilliam"
+            // is not Fitzwilliam Darcy: rank and office take the surname)
             let mut y = x.clone();
             y.role = Role::Either;
             cands = (0..chars.len()).filter(|&c| compatible(&y, &chars[c])).collect();
@@ -494,6 +499,34 @@ fn display_of(words: &[&str]) -> String {
     s
 }
 
+/// Titles of rank and office, used with a surname only ("Colonel
+/// Fitzwilliam", "Dr. Watson"), unlike "Mrs. Rachel" or "Mr. John".
+fn surname_only(title: &str) -> bool {
+    matches!(
+        title,
+        "messrs"
+            | "misses"
+            | "dr"
+            | "doctor"
+            | "captain"
+            | "capt"
+            | "colonel"
+            | "col"
+            | "general"
+            | "major"
+            | "lieutenant"
+            | "lieut"
+            | "sergeant"
+            | "inspector"
+            | "professor"
+            | "prof"
+            | "rev"
+            | "reverend"
+            | "squire"
+            | "judge"
+    )
+}
+
 fn compatible(x: &Form, c: &Ch) -> bool {
     if let (Some(a), Some(b)) = (x.gender, c.gender)
         && a != b
@@ -503,7 +536,11 @@ fn compatible(x: &Form, c: &Ch) -> bool {
     // Miss vs Mrs: different people
     if let Some(t) = &x.title {
         let clash = |a: &str, b: &str| t == a && c.titles.iter().any(|u| u == b) && !c.titles.iter().any(|u| u == a);
-        if clash("miss", "mrs") || clash("mrs", "miss") {
+        // a knight is "Sir William", never "Mr. Lucas": "Sir William" is not
+        // Mr. (William) Collins, "Mr. Elliot" not Sir Walter Elliot; his wife
+        // is "Lady Lucas", never "Mrs." or "Miss Lucas" (her daughter)
+        let pairs = [("miss", "mrs"), ("sir", "mr"), ("lady", "miss"), ("lady", "mrs")];
+        if pairs.iter().any(|&(p, q)| clash(p, q) || clash(q, p)) {
             return false;
         }
     }
@@ -570,6 +607,15 @@ mod tests {
             "Darcy",
             "Fitzwilliam Darcy",
             "Miss Bennet",
+            // 15–18: Darcy's cousin, and Sir William Lucas beside Mr. William Collins
+            "Colonel Fitzwilliam",
+            "William Collins",
+            "Mr. Collins",
+            "Sir William",
+            // 19–21: Charlotte Lucas and her mother
+            "Charlotte Lucas",
+            "Miss Lucas",
+            "Lady Lucas",
         ]);
         let e = a[2].unwrap();
         for i in [3, 4, 5, 6, 8] {
@@ -582,6 +628,11 @@ mod tests {
         assert_eq!(a[11], a[13]);
         assert_eq!(a[9], a[10]);
         assert_ne!(a[14], Some(e));
+        assert_ne!(a[15], a[11], "Colonel Fitzwilliam is not Mr. Darcy");
+        assert_eq!(a[16], a[17]);
+        assert_ne!(a[18], a[17], "Sir William is not Mr. Collins");
+        assert_eq!(a[19], a[20]);
+        assert_ne!(a[21], a[20], "Lady Lucas is not Miss Lucas");
         assert_eq!(c[e].name, "Elizabeth");
         assert_eq!(c[a[0].unwrap()].title_gender, Some(Gender::Male));
     }
