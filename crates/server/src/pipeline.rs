@@ -165,13 +165,13 @@ pub async fn run(state: &AppState, job: &Job, cpu: &tokio::sync::Semaphore) -> R
             end: s.end,
         })
         .collect();
-    let (doc, analysis, starts) = tokio::task::spawn_blocking(move || {
-        let mut a = nlp::analyze(&doc.text, &sections);
+    let run = tokio::task::spawn_blocking(move || {
+        let mut analysis = nlp::analyze(&doc.text, &sections);
         // A second copy of the text is not needed (it is `doc.text`) nor stored.
-        a.text = String::new();
+        analysis.text = String::new();
         // Char offsets → byte offsets, once for both steps that slice the text.
         let starts = CharIndex::new(&doc.text);
-        (Arc::new(doc), Arc::new(a), Arc::new(starts))
+        Arc::new(Analysed { doc, starts, analysis })
     })
     .await
     .map_err(|e| JobError::Retry(format!("analysis crashed: {e}")))?;
@@ -180,12 +180,12 @@ pub async fn run(state: &AppState, job: &Job, cpu: &tokio::sync::Semaphore) -> R
     p.report(
         "analyze",
         60,
-        json!({"characters": analysis.characters.len(), "quotes": analysis.quotes.len(),
-               "mentions": analysis.mentions.len()}),
+        json!({"characters": run.analysis.characters.len(), "quotes": run.analysis.quotes.len(),
+               "mentions": run.analysis.mentions.len()}),
     )
     .await?;
 
-    let stored = persist(state, user, document, &doc, &starts, &analysis).await?;
+    let stored = persist(state, user, document, &run).await?;
     lap("persist_ms", &mut timings);
     p.report(
         "persist",
@@ -194,13 +194,13 @@ pub async fn run(state: &AppState, job: &Job, cpu: &tokio::sync::Semaphore) -> R
     )
     .await?;
 
-    let created = characters(state, user, document, &doc, &starts, &analysis).await?;
+    let created = characters(state, user, document, &run).await?;
     lap("characters_ms", &mut timings);
     set_status(state, document, "ready", None).await?;
     tracing::info!(%document, total_ms = started.elapsed().as_millis() as u64, timings = %serde_json::Value::Object(timings.clone()),
                    persist = %stored.detail, "document analysed");
     let result = json!({"document_id": document, "passages": stored.passages, "quotes": stored.quotes,
-                        "characters": analysis.characters.len(), "characters_created": created.len(),
+                        "characters": run.analysis.characters.len(), "characters_created": created.len(),
                         "timings": timings});
     for (id, name, fresh) in &created {
         let kind = if *fresh {
@@ -367,17 +367,23 @@ async fn insert_rows(tx: &mut Tx, head: &str, width: usize, values: &[DbValue]) 
     Ok(())
 }
 
-/// Runs CPU work `f` on the document, its char index and its analysis on a blocking thread (the three are
-/// shared, not copied). A panic in `f` fails the attempt as retryable: "`step` crashed: …".
+/// What the analysis step hands to the steps after it, shared by them (not copied).
+struct Analysed {
+    doc: reader::Document,
+    /// char → byte offsets of `doc.text`
+    starts: CharIndex,
+    analysis: nlp::Analysis,
+}
+
+/// Runs CPU work `f` on the analysed document on a blocking thread. A panic in `f` fails the attempt as
+/// retryable: "`step` crashed: …".
 async fn off_runtime<T: Send + 'static>(
     step: &str,
-    doc: &Arc<reader::Document>,
-    starts: &Arc<CharIndex>,
-    analysis: &Arc<nlp::Analysis>,
-    f: impl FnOnce(&reader::Document, &CharIndex, &nlp::Analysis) -> T + Send + 'static,
+    run: &Arc<Analysed>,
+    f: impl FnOnce(&Analysed) -> T + Send + 'static,
 ) -> Result<T, JobError> {
-    let (doc, starts, analysis) = (doc.clone(), starts.clone(), analysis.clone());
-    tokio::task::spawn_blocking(move || f(&doc, &starts, &analysis))
+    let run = run.clone();
+    tokio::task::spawn_blocking(move || f(&run))
         .await
         .map_err(|e| JobError::Retry(format!("{step} crashed: {e}")))
 }
@@ -449,22 +455,15 @@ fn prepare(
     })
 }
 
-async fn persist(
-    state: &AppState,
-    user: Uuid,
-    document: Uuid,
-    doc: &Arc<reader::Document>,
-    starts: &Arc<CharIndex>,
-    analysis: &Arc<nlp::Analysis>,
-) -> Result<Stored, JobError> {
+async fn persist(state: &AppState, user: Uuid, document: Uuid, run: &Arc<Analysed>) -> Result<Stored, JobError> {
     // Serialising the analysis and building the rows is CPU work (tens of milliseconds on a long novel): done on
     // a blocking thread and before the transaction, so the single SQLite writer is held only for the writes.
     let t0 = std::time::Instant::now();
-    let p = off_runtime("persist", doc, starts, analysis, move |doc, starts, analysis| {
-        prepare(user, document, doc, starts, analysis)
+    let p = off_runtime("persist", run, move |r| {
+        prepare(user, document, &r.doc, &r.starts, &r.analysis)
     })
     .await??;
-    let words = analysis.stats.words as i64;
+    let words = run.analysis.stats.words as i64;
     // The analysis version (cached search indexes are keyed by it), on the analysis and on the document.
     let analyzed_at = now();
     let t1 = std::time::Instant::now();
@@ -483,7 +482,7 @@ async fn persist(
             DbValue::from(document),
             p.text,
             DbValue::from(p.sections.as_str()),
-            DbValue::from(starts.len()),
+            DbValue::from(run.starts.len()),
         ],
     )
     .await?;
@@ -512,9 +511,9 @@ async fn persist(
          stats = $6, sections = $7, updated_at = $8, analyzed_at = $9 WHERE id = $1",
         &params![
             document,
-            doc.title.as_deref(),
+            run.doc.title.as_deref(),
             p.authors,
-            doc.language.as_deref().or(analysis.language.as_deref()),
+            run.doc.language.as_deref().or(run.analysis.language.as_deref()),
             words,
             p.stats,
             p.sections,
@@ -592,11 +591,9 @@ async fn characters(
     state: &AppState,
     user: Uuid,
     document: Uuid,
-    doc: &Arc<reader::Document>,
-    starts: &Arc<CharIndex>,
-    analysis: &Arc<nlp::Analysis>,
+    run: &Arc<Analysed>,
 ) -> Result<Vec<(Uuid, String, bool)>, JobError> {
-    let members = off_runtime("building characters", doc, starts, analysis, cast).await?;
+    let members = off_runtime("building characters", run, |r| cast(&r.doc, &r.starts, &r.analysis)).await?;
     let mut out = Vec::new();
     let mut tx = state.db.begin().await?;
     // What an earlier analysis created, by canonical name (one query, in the transaction).
@@ -837,15 +834,16 @@ mod tests {
             &reader::Limits::default(),
         )
         .unwrap();
-        let doc = Arc::new(doc);
-        let starts = Arc::new(CharIndex::new(&doc.text));
-        let analysis = Arc::new(nlp::Analysis::default());
-        let got = off_runtime("counting", &doc, &starts, &analysis, |d, s, _| (d.text.len(), s.len())).await;
-        assert_eq!(got.unwrap(), (doc.text.len(), doc.text.chars().count()));
-        let crashed: Result<u8, JobError> = off_runtime("building characters", &doc, &starts, &analysis, |_, _, _| {
-            panic!("boom")
-        })
-        .await;
+        let (len, chars) = (doc.text.len(), doc.text.chars().count());
+        let starts = CharIndex::new(&doc.text);
+        let run = Arc::new(Analysed {
+            doc,
+            starts,
+            analysis: nlp::Analysis::default(),
+        });
+        let got = off_runtime("counting", &run, |r| (r.doc.text.len(), r.starts.len())).await;
+        assert_eq!(got.unwrap(), (len, chars));
+        let crashed: Result<u8, JobError> = off_runtime("building characters", &run, |_| panic!("boom")).await;
         match crashed {
             Err(JobError::Retry(m)) => assert!(m.starts_with("building characters crashed: "), "{m}"),
             other => panic!("a panic is a retryable failure, not {other:?}"),
