@@ -519,17 +519,7 @@ async fn export(app: &TestApp, token: &str, id: &str, format: &str) -> reqwest::
 }
 
 async fn import(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
-    );
-    app.client
-        .post(app.url("/api/v1/characters/import"))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
+    app.post_file("/api/v1/characters/import", token, name, bytes).await
 }
 
 async fn cards_round_trip_and_import(app: TestApp) {
@@ -627,23 +617,11 @@ async fn cards_round_trip_and_import(app: TestApp) {
     };
     let before = count().await;
     let r = app
-        .client
-        .post(app.url("/api/v1/characters/import"))
-        .bearer_auth(&t)
-        .json(&json!({"file": "x"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/api/v1/characters/import", &t, json!({"file": "x"}))
+        .await;
     assert_problem(r, 415).await;
     let form = reqwest::multipart::Form::new().text("card", "{}");
-    let r = app
-        .client
-        .post(app.url("/api/v1/characters/import"))
-        .bearer_auth(&t)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_form("/api/v1/characters/import", &t, form).await;
     let d = assert_problem(r, 400).await;
     assert!(d.contains("no `file` field"), "{d}");
     let r = app

@@ -370,24 +370,10 @@ async fn documents_bad_uploads(app: TestApp) {
     assert_problem(app.upload(&t, "empty.txt", Vec::new()).await, 422).await;
     // No `file` field.
     let form = reqwest::multipart::Form::new().text("other", "value");
-    let r = app
-        .client
-        .post(app.url("/api/v1/documents"))
-        .bearer_auth(&t)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_form("/api/v1/documents", &t, form).await;
     assert_problem(r, 400).await;
     // Not multipart at all.
-    let r = app
-        .client
-        .post(app.url("/api/v1/documents"))
-        .bearer_auth(&t)
-        .json(&json!({"file": "x"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_json("/api/v1/documents", &t, json!({"file": "x"})).await;
     assert_problem(r, 415).await;
     // Not authenticated.
     let r = app.client.post(app.url("/api/v1/documents")).send().await.unwrap();

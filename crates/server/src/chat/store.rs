@@ -170,23 +170,21 @@ pub async fn delete(db: &Db, id: Uuid) -> Result<bool, DbError> {
 }
 
 pub async fn messages(db: &Db, conversation: Uuid) -> Result<Vec<Message>, DbError> {
-    db.fetch_as(
-        &format!("SELECT {MCOLS} FROM messages WHERE conversation_id = $1 ORDER BY seq"),
-        &params![conversation],
-    )
-    .await
+    db.fetch_as(&messages_sql(), &params![conversation]).await
+}
+
+/// A conversation's messages in order (`$1`: the conversation).
+fn messages_sql() -> String {
+    format!("SELECT {MCOLS} FROM messages WHERE conversation_id = $1 ORDER BY seq")
 }
 
 /// [`messages`], read in a transaction.
 pub async fn messages_in(tx: &mut Tx, conversation: Uuid) -> Result<Vec<Message>, DbError> {
-    tx.fetch_all(
-        &format!("SELECT {MCOLS} FROM messages WHERE conversation_id = $1 ORDER BY seq"),
-        &params![conversation],
-    )
-    .await?
-    .iter()
-    .map(Message::from_row)
-    .collect()
+    tx.fetch_all(&messages_sql(), &params![conversation])
+        .await?
+        .iter()
+        .map(Message::from_row)
+        .collect()
 }
 
 /// A message about to be stored.

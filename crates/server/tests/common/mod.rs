@@ -243,16 +243,25 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn upload(&self, token: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
-        let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_string());
-        let form = reqwest::multipart::Form::new().part("file", part);
+    pub async fn post_form(&self, path: &str, token: &str, form: reqwest::multipart::Form) -> reqwest::Response {
         self.client
-            .post(self.url("/api/v1/documents"))
+            .post(self.url(path))
             .bearer_auth(token)
             .multipart(form)
             .send()
             .await
             .unwrap()
+    }
+
+    /// Posts `bytes` as the `file` field of a form named `name`.
+    pub async fn post_file(&self, path: &str, token: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_string());
+        self.post_form(path, token, reqwest::multipart::Form::new().part("file", part))
+            .await
+    }
+
+    pub async fn upload(&self, token: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
+        self.post_file("/api/v1/documents", token, name, bytes).await
     }
 }
 
