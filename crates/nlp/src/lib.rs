@@ -332,7 +332,7 @@ fn not_a_person(seq: &ner::Seq, a: usize, b: usize) -> bool {
     if names_a_place(seq, a, b) {
         return true;
     }
-    let at = |k: usize| if k < seq.len() { seq.word(k) } else { "" };
+    let at = |k: usize| seq.word_or_empty(k);
     // "a Mrs. Weston", "a Dowell of Philadelphia", "an Irish cook": after an
     // indefinite article a capitalised word is a common noun phrase (in the
     // train books' annotations 51 times to once)
@@ -349,7 +349,7 @@ fn not_a_person(seq: &ner::Seq, a: usize, b: usize) -> bool {
     }
     let w = seq.word(a);
     let prev = if a > 0 { seq.word(a - 1) } else { "" };
-    let next = if b < seq.len() { seq.word(b) } else { "" };
+    let next = seq.word_or_empty(b);
     if matches!(
         w,
         "God" | "Lord" | "Heaven" | "Heavens" | "Jove" | "Christ" | "Jesus" | "Gad"
@@ -431,7 +431,7 @@ fn names_a_place(seq: &ner::Seq, a: usize, b: usize) -> bool {
     if b - a >= 2 && PLACE_HEADS.contains(&last) && seq.word(b - 2) != "of" {
         return true;
     }
-    let at = |k: usize| if k < seq.len() { seq.word(k) } else { "" };
+    let at = |k: usize| seq.word_or_empty(k);
     head(at(b)) || (matches!(at(b), "'s" | "\u{2019}s" | "'" | "\u{2019}") && head(at(b + 1)))
 }
 

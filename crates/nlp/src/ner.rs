@@ -385,6 +385,12 @@ impl<'a> Seq<'a> {
         self.toks[i].text(self.text)
     }
 
+    /// The text of token `i`, or "" past the end (for looking ahead of a span).
+    #[inline]
+    pub fn word_or_empty(&self, i: usize) -> &'a str {
+        self.toks.get(i).map_or("", |t| t.text(self.text))
+    }
+
     /// Whether token `i` starts a sentence.
     #[inline]
     pub fn starts(&self, i: usize) -> bool {
