@@ -659,31 +659,27 @@ impl Model {
 
     /// Parses [`Model::to_bytes`] output; a malformed file gives an empty model.
     pub fn from_bytes(b: &[u8]) -> Model {
-        if b.len() >= 8 && &b[..4] == b"NERC" {
-            let n = u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as usize;
-            let Some(cls) = b.get(8..8usize.saturating_add(n)).and_then(WordClasses::from_bytes) else {
+        if let Some((cls, inner)) = unframe(b, b"NERC") {
+            // the weights inside: one or two passes, never another `NERC`
+            let Some(cls) = WordClasses::from_bytes(cls).filter(|_| !inner.starts_with(b"NERC")) else {
                 return Model::default();
             };
             let cls = Arc::new(cls);
-            // the weights inside: one or two passes, never another `NERC`
-            let inner = &b[8 + n..];
-            if inner.starts_with(b"NERC") {
-                return Model::default();
-            }
-            let mut m = Model::from_bytes(inner);
+            let mut m = Model::weights_from_bytes(inner);
             if let Some(s) = m.second.as_mut() {
                 s.classes = Some(cls.clone());
             }
             m.classes = Some(cls);
             return m;
         }
-        if b.len() >= 8 && &b[..4] == b"NER3" {
-            let n = u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as usize;
-            let Some(first) = b.get(8..8 + n) else {
-                return Model::default();
-            };
+        Model::weights_from_bytes(b)
+    }
+
+    /// One pass (`NER2`) or two (`NER3`).
+    fn weights_from_bytes(b: &[u8]) -> Model {
+        if let Some((first, second)) = unframe(b, b"NER3") {
             let mut m = Model::pass_from_bytes(first);
-            m.second = Some(Box::new(Model::pass_from_bytes(&b[8 + n..])));
+            m.second = Some(Box::new(Model::pass_from_bytes(second)));
             return m;
         }
         Model::pass_from_bytes(b)
@@ -720,6 +716,15 @@ fn frame(magic: &[u8; 4], head: &[u8], tail: &[u8]) -> Vec<u8> {
     out.extend_from_slice(head);
     out.extend_from_slice(tail);
     out
+}
+
+/// The inverse of [`frame`]: `(head, tail)` when `b` starts with `magic` and
+/// holds the whole head it announces.
+fn unframe<'b>(b: &'b [u8], magic: &[u8; 4]) -> Option<(&'b [u8], &'b [u8])> {
+    let rest = b.strip_prefix(magic.as_slice())?;
+    let n = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    let body = &rest[4..];
+    (n <= body.len()).then(|| body.split_at(n))
 }
 
 static PROPER_NOUNS: &str = include_str!("../data/proper-nouns.txt");
