@@ -263,6 +263,15 @@ fn cut_and_flipped_files_never_panic_or_hang() {
 }
 
 /// A minimal PDF from object bodies (object 1 is the catalog).
+/// A stream object: `<< {entries} /Length n >>`, then `data`.
+fn stream_obj(entries: &str, data: &[u8]) -> Vec<u8> {
+    let sep = if entries.is_empty() { "" } else { " " };
+    let mut obj = format!("<< {entries}{sep}/Length {} >>\nstream\n", data.len()).into_bytes();
+    obj.extend_from_slice(data);
+    obj.extend_from_slice(b"\nendstream");
+    obj
+}
+
 fn build_pdf(objs: &[Vec<u8>]) -> Vec<u8> {
     let mut pdf = b"%PDF-1.4\n".to_vec();
     let mut offsets = Vec::new();
@@ -297,9 +306,7 @@ fn decompression_bomb_is_a_limit() {
         z.write_all(&chunk).unwrap();
     }
     let bomb = z.finish().unwrap();
-    let mut content = format!("<< /Length {} /Filter /FlateDecode >>\nstream\n", bomb.len()).into_bytes();
-    content.extend_from_slice(&bomb);
-    content.extend_from_slice(b"\nendstream");
+    let content = stream_obj("/Filter /FlateDecode", &bomb);
     let pdf = build_pdf(&[
         b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
@@ -482,9 +489,7 @@ fn streams_with_a_missing_or_wrong_length_are_read() {
 fn cid_fonts_identity_h_with_tounicode() {
     // Two-byte codes 0x0102 and 0x0103 map to 漢 and 字 (UTF-16BE 6F22, 5B57).
     let cmap = b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n1 begincodespacerange <0000> <FFFF> endcodespacerange\n2 beginbfchar <0102> <6F22> <0103> <5B57> endbfchar\nendcmap end end";
-    let mut tounicode = format!("<< /Length {} >>\nstream\n", cmap.len()).into_bytes();
-    tounicode.extend_from_slice(cmap);
-    tounicode.extend_from_slice(b"\nendstream");
+    let tounicode = stream_obj("", cmap);
     let font = b"<< /Type /Font /Subtype /Type0 /BaseFont /Test /Encoding /Identity-H /DescendantFonts [7 0 R] /ToUnicode 6 0 R >>";
     let descendant = b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /Test /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /DW 1000 /W [258 [1000 1000]] >>".to_vec();
     let content = b"BT /F1 12 Tf 72 720 Td <01020103> Tj ET";
@@ -560,14 +565,11 @@ fn form_xobjects_are_drawn_where_their_matrix_and_the_ctm_put_them() {
     // 200 pt and the `cm` before `Do` another 100: on the page it sits at
     // y 420, between the two body lines (upstream drew it at 720, on top).
     let form = b"BT /F1 12 Tf 72 720 Td (Figure label) Tj ET";
-    let mut xobj = format!(
-        "<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Matrix [1 0 0 1 0 -200] \
-         /Resources << /Font << /F1 4 0 R >> >> /Length {} >>\nstream\n",
-        form.len()
-    )
-    .into_bytes();
-    xobj.extend_from_slice(form);
-    xobj.extend_from_slice(b"\nendstream");
+    let xobj = stream_obj(
+        "/Type /XObject /Subtype /Form /BBox [0 0 612 792] /Matrix [1 0 0 1 0 -200] \
+         /Resources << /Font << /F1 4 0 R >> >>",
+        form,
+    );
     let content = b"BT /F1 12 Tf 72 700 Td (Body top.) Tj ET q 1 0 0 1 0 -100 cm /Fm Do Q \
                     BT /F1 12 Tf 72 300 Td (Body bottom.) Tj ET";
     let mut objs = vec![
@@ -578,9 +580,7 @@ fn form_xobjects_are_drawn_where_their_matrix_and_the_ctm_put_them() {
             .to_vec(),
         HELVETICA.to_vec(),
     ];
-    let mut stream = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
-    stream.extend_from_slice(content);
-    stream.extend_from_slice(b"\nendstream");
+    let stream = stream_obj("", content);
     objs.push(stream);
     objs.push(xobj);
     let d = read_as(&build_pdf(&objs), Format::Pdf, &Limits::default()).unwrap();
@@ -642,9 +642,7 @@ fn symbol_font_private_use_codes_become_their_characters() {
     // A subset of Symbol whose ToUnicode gives U+F02B, U+F03D and U+F0B1
     // (Windows' symbol cmap, as Word writes it): "+", "=" and "±".
     let cmap = b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n1 begincodespacerange <00> <FF> endcodespacerange\n3 beginbfchar <2B> <F02B> <3D> <F03D> <B1> <F0B1> endbfchar\nendcmap end end";
-    let mut tounicode = format!("<< /Length {} >>\nstream\n", cmap.len()).into_bytes();
-    tounicode.extend_from_slice(cmap);
-    tounicode.extend_from_slice(b"\nendstream");
+    let tounicode = stream_obj("", cmap);
     let widths = vec!["549"; 224].join(" ");
     let symbol = format!(
         "<< /Type /Font /Subtype /TrueType /BaseFont /BIOPPG+Symbol /FirstChar 32 /LastChar 255 \
@@ -652,9 +650,7 @@ fn symbol_font_private_use_codes_become_their_characters() {
     );
     let content = b"BT /F1 12 Tf 72 700 Td (x ) Tj /F2 12 Tf (+) Tj /F1 12 Tf ( y ) Tj /F2 12 Tf (=) Tj \
                     /F1 12 Tf ( 2 ) Tj /F2 12 Tf (\\261) Tj /F1 12 Tf ( 1) Tj ET";
-    let mut stream = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
-    stream.extend_from_slice(content);
-    stream.extend_from_slice(b"\nendstream");
+    let stream = stream_obj("", content);
     let objs = vec![
         b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
